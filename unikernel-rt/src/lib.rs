@@ -1,0 +1,3 @@
+//! Runtime for unikernel applications.
+#![cfg_attr(not(test), no_std)]
+pub use unikernel_macros::main;
