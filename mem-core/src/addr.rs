@@ -44,7 +44,11 @@ pub struct AddrNotAligned {
 
 impl fmt::Display for AddrNotAligned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "address {:#x} is not aligned to {:#x}", self.addr, self.align)
+        write!(
+            f,
+            "address {:#x} is not aligned to {:#x}",
+            self.addr, self.align
+        )
     }
 }
 
@@ -306,7 +310,10 @@ impl VirtAddr {
 #[inline]
 #[track_caller]
 fn check_pow2(align: u64) {
-    assert!(align.is_power_of_two(), "alignment {align:#x} is not a power of two");
+    assert!(
+        align.is_power_of_two(),
+        "alignment {align:#x} is not a power of two"
+    );
 }
 
 #[inline]

@@ -87,9 +87,15 @@ impl<S: PageSize> PhysFrame<S> {
     #[inline]
     pub fn from_start_address(addr: PhysAddr) -> Result<Self, AddrNotAligned> {
         if addr.is_aligned(S::SIZE) {
-            Ok(Self { start: addr, size: PhantomData })
+            Ok(Self {
+                start: addr,
+                size: PhantomData,
+            })
         } else {
-            Err(AddrNotAligned { addr: addr.as_u64(), align: S::SIZE })
+            Err(AddrNotAligned {
+                addr: addr.as_u64(),
+                align: S::SIZE,
+            })
         }
     }
 
@@ -100,13 +106,19 @@ impl<S: PageSize> PhysFrame<S> {
     /// would otherwise set flag bits from the address.
     #[inline]
     pub const unsafe fn from_start_address_unchecked(addr: PhysAddr) -> Self {
-        Self { start: addr, size: PhantomData }
+        Self {
+            start: addr,
+            size: PhantomData,
+        }
     }
 
     /// The frame that contains `addr`.
     #[inline]
     pub fn containing_address(addr: PhysAddr) -> Self {
-        Self { start: addr.align_down(S::SIZE), size: PhantomData }
+        Self {
+            start: addr.align_down(S::SIZE),
+            size: PhantomData,
+        }
     }
 
     /// The frame with number `number` (its start address divided by the
@@ -114,7 +126,10 @@ impl<S: PageSize> PhysFrame<S> {
     #[inline]
     pub fn from_number(number: u64) -> Option<Self> {
         let addr = number.checked_mul(S::SIZE)?;
-        Some(Self { start: PhysAddr::try_new(addr).ok()?, size: PhantomData })
+        Some(Self {
+            start: PhysAddr::try_new(addr).ok()?,
+            size: PhantomData,
+        })
     }
 
     /// First byte of the frame.
@@ -139,7 +154,10 @@ impl<S: PageSize> PhysFrame<S> {
     #[inline]
     pub fn checked_add(self, count: u64) -> Option<Self> {
         let start = self.start.checked_add(count.checked_mul(S::SIZE)?)?;
-        Some(Self { start, size: PhantomData })
+        Some(Self {
+            start,
+            size: PhantomData,
+        })
     }
 
     /// Half-open range `[start, end)`.
@@ -155,9 +173,15 @@ impl<S: PageSize> Page<S> {
     #[inline]
     pub fn from_start_address(addr: VirtAddr) -> Result<Self, AddrNotAligned> {
         if addr.is_aligned(S::SIZE) {
-            Ok(Self { start: addr, size: PhantomData })
+            Ok(Self {
+                start: addr,
+                size: PhantomData,
+            })
         } else {
-            Err(AddrNotAligned { addr: addr.as_u64(), align: S::SIZE })
+            Err(AddrNotAligned {
+                addr: addr.as_u64(),
+                align: S::SIZE,
+            })
         }
     }
 
@@ -167,13 +191,19 @@ impl<S: PageSize> Page<S> {
     /// `addr` must be aligned to `S::SIZE`.
     #[inline]
     pub const unsafe fn from_start_address_unchecked(addr: VirtAddr) -> Self {
-        Self { start: addr, size: PhantomData }
+        Self {
+            start: addr,
+            size: PhantomData,
+        }
     }
 
     /// The page that contains `addr`.
     #[inline]
     pub fn containing_address(addr: VirtAddr) -> Self {
-        Self { start: addr.align_down(S::SIZE), size: PhantomData }
+        Self {
+            start: addr.align_down(S::SIZE),
+            size: PhantomData,
+        }
     }
 
     /// First byte of the page.
@@ -198,7 +228,10 @@ impl<S: PageSize> Page<S> {
     #[inline]
     pub fn checked_add(self, count: u64) -> Option<Self> {
         let start = self.start.checked_add(count.checked_mul(S::SIZE)?)?;
-        Some(Self { start, size: PhantomData })
+        Some(Self {
+            start,
+            size: PhantomData,
+        })
     }
 
     /// Half-open range `[start, end)`.
@@ -335,7 +368,10 @@ impl<S: PageSize> FrameRange<S> {
     /// leave the physical address space.
     #[inline]
     pub fn from_start_len(start: PhysFrame<S>, count: u64) -> Option<Self> {
-        Some(Self { start, end: start.checked_add(count)? })
+        Some(Self {
+            start,
+            end: start.checked_add(count)?,
+        })
     }
 
     /// First byte of the range.
@@ -349,7 +385,10 @@ impl<S: PageSize> PageRange<S> {
     /// The range of `count` pages starting at `start`, or `None` on overflow.
     #[inline]
     pub fn from_start_len(start: Page<S>, count: u64) -> Option<Self> {
-        Some(Self { start, end: start.checked_add(count)? })
+        Some(Self {
+            start,
+            end: start.checked_add(count)?,
+        })
     }
 
     /// First byte of the range.
@@ -379,7 +418,10 @@ mod tests {
         assert_eq!(last.checked_add(1), None);
         let page = Page::<Size4KiB>::containing_address(VirtAddr::new(u64::MAX));
         assert_eq!(page.checked_add(1), None);
-        let r = PageRange { start: page, end: page };
+        let r = PageRange {
+            start: page,
+            end: page,
+        };
         assert_eq!(r.count(), 0);
     }
 
@@ -391,7 +433,10 @@ mod tests {
         assert_eq!(r.size_bytes(), 8 << 20);
         let back: Vec<u64> = r.rev().map(|p| p.number()).collect();
         assert_eq!(back, [3, 2, 1, 0]);
-        let inverted = PageRange { start: r.end, end: r.start };
+        let inverted = PageRange {
+            start: r.end,
+            end: r.start,
+        };
         assert!(inverted.is_empty());
         assert_eq!(inverted.len(), 0);
     }

@@ -12,6 +12,12 @@ use core::fmt;
 
 use crate::page::{FrameRange, PhysFrame};
 
+mod hier;
+mod layout;
+mod pool;
+
+pub use pool::{FramePool, FramePoolInitError};
+
 /// Why an allocation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,0 +1,512 @@
+//! `cargo unikernel test`: every check of the workspace, then every QEMU test.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::Fatal;
+use crate::cli::TestArgs;
+use crate::expect;
+use crate::metadata::{Package, TestSpec, Workspace};
+use crate::nested::{self, Isolation};
+use crate::outcome::{EXIT_APP_FAILURE, EXIT_SUCCESS};
+use crate::qemu::{self, Echo, Machine};
+use crate::run::{build_boot_files, current_workspace, ovmf_for};
+use crate::target::{Arch, Target};
+use crate::toolchain::{self, MIRI_TOOLCHAIN};
+
+/// Packages whose tests also run under Miri (their unsafe code is host-testable).
+const MIRI_PACKAGES: &[&str] = &["mem-core"];
+
+/// QEMU processes run at once: each emulated CPU keeps one host core busy.
+const MAX_PARALLEL_QEMU: usize = 2;
+
+/// The console of a failed QEMU test is shown up to this many last lines.
+const MAX_CONSOLE_LINES: usize = 300;
+
+/// Pass/fail counts of checks and QEMU tests together.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn record(&mut self, passed: bool) {
+        if passed {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
+}
+
+/// `cargo unikernel test`: returns 0 when every check and test passed, else 1.
+pub fn test(args: &TestArgs) -> Result<u8, Fatal> {
+    let (_, workspace) = current_workspace()?;
+    let arches: Vec<Arch> = Arch::ALL
+        .into_iter()
+        .filter(|a| args.arch.is_none_or(|wanted| wanted == *a))
+        .collect();
+    let mut tally = Tally::default();
+    if !args.qemu_only {
+        toolchain::ensure_targets(&arches)?;
+        for (name, command) in check_steps(&workspace, args, &arches) {
+            tally.record(run_step(&name, command, &workspace.root));
+        }
+    }
+    run_qemu_tests(&workspace, args, &arches, &mut tally);
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(if tally.failed == 0 {
+        EXIT_SUCCESS
+    } else {
+        EXIT_APP_FAILURE
+    })
+}
+
+fn kernel_names(workspace: &Workspace) -> Vec<&str> {
+    workspace
+        .packages
+        .iter()
+        .filter(|p| p.is_kernel)
+        .map(|p| p.name.as_str())
+        .collect()
+}
+
+/// The fmt, clippy, host-test and Miri commands, named, in order.
+fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(String, Command)> {
+    let kernels = kernel_names(workspace);
+    // Kernels are `no_main` binaries for bare-metal targets: they do not link on the host.
+    let exclude_kernels: Vec<&str> = kernels.iter().flat_map(|k| ["--exclude", k]).collect();
+    let mut steps = Vec::new();
+    if !args.no_lint {
+        steps.push((
+            "fmt".to_owned(),
+            nested::cargo(["fmt", "--all", "--", "--check"]),
+        ));
+        let mut clippy = nested::cargo(["clippy", "--workspace", "--all-targets"]);
+        clippy.args(&exclude_kernels).args(["--", "-D", "warnings"]);
+        steps.push(("clippy host".to_owned(), clippy));
+        if !kernels.is_empty() {
+            for arch in arches {
+                let mut clippy = nested::cargo(["clippy"]);
+                clippy.args(kernels.iter().flat_map(|k| ["-p", k]));
+                clippy.args([
+                    "--target",
+                    arch.triple(),
+                    "--config",
+                    &arch.rustflags_config(),
+                    "--",
+                    "-D",
+                    "warnings",
+                ]);
+                steps.push((format!("clippy {}", arch.triple()), clippy));
+            }
+        }
+    }
+    let mut host_tests = nested::cargo(["test", "--workspace"]);
+    host_tests.args(&exclude_kernels);
+    steps.push(("host tests".to_owned(), host_tests));
+    if !args.no_miri {
+        let packages: Vec<&str> = MIRI_PACKAGES
+            .iter()
+            .copied()
+            .filter(|name| workspace.packages.iter().any(|p| p.name == *name))
+            .collect();
+        if !packages.is_empty() && miri_ready() {
+            let mut miri_args = vec!["miri", "test"];
+            miri_args.extend(packages.iter().flat_map(|p| ["-p", p]));
+            let miri =
+                nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
+            steps.push((format!("miri {}", packages.join(" ")), miri));
+        }
+    }
+    steps
+}
+
+/// Whether Miri can run: installed on [`MIRI_TOOLCHAIN`], or installed now
+/// when `CI=true` (developers choose for themselves what to install).
+fn miri_ready() -> bool {
+    if toolchain::toolchain_has(MIRI_TOOLCHAIN, "miri")
+        && toolchain::toolchain_has(MIRI_TOOLCHAIN, "rust-src")
+    {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        match toolchain::ensure_toolchain(MIRI_TOOLCHAIN, &["miri", "rust-src"], "to run Miri") {
+            Ok(()) => return true,
+            Err(e) => eprintln!("cargo-unikernel: {e}"),
+        }
+    }
+    println!(
+        "SKIP miri: {MIRI_TOOLCHAIN} with the miri component is not installed (CI=true installs it)"
+    );
+    false
+}
+
+/// Runs one check with its output on the terminal; prints PASS/FAIL.
+fn run_step(name: &str, mut command: Command, dir: &Path) -> bool {
+    eprintln!("     Running `{}`", nested::display(&command));
+    let start = Instant::now();
+    let status = command.current_dir(dir).stdin(Stdio::null()).status();
+    let seconds = start.elapsed().as_secs_f64();
+    match status {
+        Ok(status) if status.success() => {
+            println!("PASS check {name} ({seconds:.1} s)");
+            true
+        }
+        Ok(status) => {
+            println!("FAIL check {name} ({seconds:.1} s): {status}");
+            false
+        }
+        Err(e) => {
+            println!("FAIL check {name}: cannot run it: {e}");
+            false
+        }
+    }
+}
+
+/// One QEMU test on one target.
+#[derive(Debug, Clone)]
+struct Case<'a> {
+    package: &'a Package,
+    spec: &'a TestSpec,
+    target: Target,
+}
+
+impl Case<'_> {
+    fn id(&self) -> String {
+        format!("{} {}::{}", self.target, self.package.name, self.spec.name)
+    }
+}
+
+/// Every QEMU test of the workspace on `arches`, kept by `filter`.
+fn collect_cases<'a>(
+    workspace: &'a Workspace,
+    arches: &[Arch],
+    filter: Option<&str>,
+) -> Vec<Case<'a>> {
+    let mut cases = Vec::new();
+    for package in workspace.packages.iter().filter(|p| p.is_kernel) {
+        for spec in &package.config.tests {
+            for &target in &spec.targets {
+                let case = Case {
+                    package,
+                    spec,
+                    target,
+                };
+                if arches.contains(&target.arch()) && filter.is_none_or(|f| case.id().contains(f)) {
+                    cases.push(case);
+                }
+            }
+        }
+    }
+    cases
+}
+
+/// A QEMU test ready to run: its boot file, or why it has none.
+struct Job<'a> {
+    case: Case<'a>,
+    boot_file: Result<PathBuf, String>,
+}
+
+fn run_qemu_tests(workspace: &Workspace, args: &TestArgs, arches: &[Arch], tally: &mut Tally) {
+    let cases = collect_cases(workspace, arches, args.filter.as_deref());
+    if cases.is_empty() {
+        println!(
+            "no QEMU tests{}",
+            args.filter
+                .as_ref()
+                .map(|f| format!(" match `{f}`"))
+                .unwrap_or_default()
+        );
+        return;
+    }
+    let mut targets: Vec<Target> = cases.iter().map(|c| c.target).collect();
+    targets.sort();
+    targets.dedup();
+    let setup = toolchain::ensure_targets(arches).and_then(|()| toolchain::ensure_qemu(&targets));
+    if let Err(e) = setup {
+        for case in &cases {
+            println!("FAIL {}: {e}", case.id());
+            tally.record(false);
+        }
+        return;
+    }
+    let jobs = build_jobs(workspace, cases, args.release);
+    let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
+    let results = Mutex::new(Tally::default());
+    let workers = MAX_PARALLEL_QEMU.min(thread::available_parallelism().map_or(1, |n| n.get()));
+    thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+                    let passed = run_job(&job);
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .record(passed);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    tally.passed += results.passed;
+    tally.failed += results.failed;
+}
+
+/// What one kernel build is shared by: tests of one package with one feature set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct BuildKey {
+    package_id: String,
+    features: Vec<String>,
+}
+
+impl BuildKey {
+    fn of(case: &Case<'_>) -> BuildKey {
+        let mut features = case.spec.features.clone();
+        features.sort();
+        features.dedup();
+        BuildKey {
+            package_id: case.package.id.clone(),
+            features,
+        }
+    }
+}
+
+/// Builds every (package, features) once for all the targets its tests need.
+fn build_jobs<'a>(workspace: &Workspace, cases: Vec<Case<'a>>, release: bool) -> Vec<Job<'a>> {
+    let mut groups: Vec<(BuildKey, &Package, Vec<Target>)> = Vec::new();
+    for case in &cases {
+        let key = BuildKey::of(case);
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, targets)) if targets.contains(&case.target) => {}
+            Some((_, _, targets)) => targets.push(case.target),
+            None => groups.push((key, case.package, vec![case.target])),
+        }
+    }
+    let mut built: HashMap<(BuildKey, Target), Result<PathBuf, String>> = HashMap::new();
+    for (key, package, mut targets) in groups {
+        targets.sort();
+        let files = build_boot_files(
+            &workspace.root,
+            package,
+            &targets,
+            release,
+            &key.features,
+            false,
+        );
+        match files {
+            Ok(files) => {
+                for (target, file) in targets.into_iter().zip(files) {
+                    built.insert((key.clone(), target), Ok(file));
+                }
+            }
+            Err(e) => {
+                let message = format!("build failed: {e}");
+                let features = key.features.join(",");
+                eprintln!("cargo-unikernel: {} [{features}]: {message}", package.name);
+                for target in targets {
+                    built.insert((key.clone(), target), Err(message.clone()));
+                }
+            }
+        }
+    }
+    cases
+        .into_iter()
+        .map(|case| {
+            let boot_file = built
+                .get(&(BuildKey::of(&case), case.target))
+                .cloned()
+                .unwrap_or_else(|| Err("not built".to_owned()));
+            Job { case, boot_file }
+        })
+        .collect()
+}
+
+/// Runs one QEMU test and prints its verdict (and, on failure, its console).
+fn run_job(job: &Job<'_>) -> bool {
+    let case = &job.case;
+    let report = match &job.boot_file {
+        Err(e) => Err((e.clone(), None)),
+        Ok(boot_file) => match run_case(case, boot_file.clone()) {
+            Err(e) => Err((e, None)),
+            Ok(result) => match expect::check(case.spec, result.outcome, &result.console) {
+                None => Ok(result.duration),
+                Some(mismatch) => Err((mismatch.to_string(), Some(result))),
+            },
+        },
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // Printing to a closed stdout cannot be reported anywhere else.
+    let _ = match &report {
+        Ok(duration) => writeln!(out, "PASS {} ({:.1} s)", case.id(), duration.as_secs_f64()),
+        Err((reason, result)) => {
+            let seconds = result
+                .as_ref()
+                .map(|r| format!(" ({:.1} s)", r.duration.as_secs_f64()))
+                .unwrap_or_default();
+            let mut text = format!("FAIL {}{seconds}: {reason}\n", case.id());
+            if let Some(result) = result {
+                text.push_str(&format!("---- console of {} ----\n", case.id()));
+                let lines = expect::console_lines(&result.console);
+                let hidden = lines.len().saturating_sub(MAX_CONSOLE_LINES);
+                if hidden > 0 {
+                    text.push_str(&format!("[{hidden} earlier lines not shown]\n"));
+                }
+                for line in &lines[hidden..] {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                if !result.qemu_stderr.trim().is_empty() {
+                    text.push_str(&format!(
+                        "---- QEMU stderr ----\n{}\n",
+                        result.qemu_stderr.trim_end()
+                    ));
+                }
+                text.push_str("----\n");
+            }
+            out.write_all(text.as_bytes())
+        }
+    };
+    report.is_ok()
+}
+
+fn run_case(case: &Case<'_>, boot_file: PathBuf) -> Result<qemu::RunResult, String> {
+    let machine = Machine {
+        target: case.target,
+        boot_file,
+        memory: case.spec.memory,
+        smp: case.spec.smp,
+        ovmf: ovmf_for(case.target).map_err(|e| e.0)?,
+        extra_args: case.spec.qemu_args.clone(),
+    };
+    let timeout: Option<Duration> = case.spec.timeout;
+    qemu::run(&machine, timeout, Echo::Capture).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn workspace() -> Workspace {
+        let kernel = |name: &str, tests: serde_json::Value| {
+            json!({
+                "name": name,
+                "id": format!("id-{name}"),
+                "manifest_path": format!("/ws/examples/{name}/Cargo.toml"),
+                "dependencies": [{ "name": "unikernel-rt", "kind": null }],
+                "targets": [{ "kind": ["bin"] }],
+                "metadata": { "unikernel": { "test": tests } },
+            })
+        };
+        let packages = vec![
+            kernel("hello", json!([{ "name": "boots" }])),
+            kernel(
+                "panic",
+                json!([{ "name": "fails", "expect-exit": "failure", "targets": ["riscv64"] }]),
+            ),
+            json!({ "name": "mem-core", "id": "id-mem-core", "manifest_path": "/ws/mem-core/Cargo.toml",
+                    "dependencies": [], "targets": [{ "kind": ["lib"] }], "metadata": null }),
+        ];
+        let ids: Vec<_> = packages.iter().map(|p| p["id"].clone()).collect();
+        Workspace::from_json(
+            &json!({ "workspace_root": "/ws", "workspace_members": ids, "packages": packages }),
+        )
+        .unwrap()
+    }
+
+    fn ids(cases: &[Case<'_>]) -> Vec<String> {
+        cases.iter().map(Case::id).collect()
+    }
+
+    #[test]
+    fn cases_cover_each_test_on_each_target() {
+        let ws = workspace();
+        assert_eq!(
+            ids(&collect_cases(&ws, &Arch::ALL, None)),
+            [
+                "x86_64-bios hello::boots",
+                "x86_64-uefi hello::boots",
+                "riscv64 hello::boots",
+                "riscv64 panic::fails"
+            ]
+        );
+        assert_eq!(
+            ids(&collect_cases(&ws, &[Arch::Riscv64], Some("panic"))),
+            ["riscv64 panic::fails"]
+        );
+        assert_eq!(
+            ids(&collect_cases(&ws, &[Arch::X86_64], Some("uefi"))),
+            ["x86_64-uefi hello::boots"]
+        );
+        assert!(collect_cases(&ws, &Arch::ALL, Some("nothing")).is_empty());
+    }
+
+    #[test]
+    fn checks_exclude_kernels_from_host_builds() {
+        let ws = workspace();
+        let args = TestArgs {
+            no_miri: true,
+            ..TestArgs::default()
+        };
+        let steps = check_steps(&ws, &args, &Arch::ALL);
+        let shown: Vec<(String, String)> = steps
+            .iter()
+            .map(|(n, c)| (n.clone(), nested::display(c)))
+            .collect();
+        let names: Vec<&str> = shown.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "fmt",
+                "clippy host",
+                "clippy x86_64-unknown-none",
+                "clippy riscv64gc-unknown-none-elf",
+                "host tests"
+            ]
+        );
+        assert_eq!(
+            shown[1].1,
+            "cargo clippy --workspace --all-targets --exclude hello --exclude panic -- -D warnings"
+        );
+        assert!(shown[3].1.starts_with(
+            "cargo clippy -p hello -p panic --target riscv64gc-unknown-none-elf --config"
+        ));
+        assert_eq!(
+            shown[4].1,
+            "cargo test --workspace --exclude hello --exclude panic"
+        );
+        let no_lint = check_steps(
+            &ws,
+            &TestArgs {
+                no_lint: true,
+                no_miri: true,
+                ..TestArgs::default()
+            },
+            &Arch::ALL,
+        );
+        assert_eq!(no_lint.len(), 1);
+    }
+
+    #[test]
+    fn tally_counts_both_ways() {
+        let mut tally = Tally::default();
+        tally.record(true);
+        tally.record(false);
+        tally.record(true);
+        assert_eq!(
+            tally,
+            Tally {
+                passed: 2,
+                failed: 1
+            }
+        );
+    }
+}

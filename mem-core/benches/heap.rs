@@ -1,0 +1,604 @@
+//! Heap benchmark: our backends against the peers, in one binary, on the same
+//! seeded traces.
+//!
+//! - `random_actions/<max size>[ realloc]/<allocator>`: criterion, one element
+//!   per action, modelled on talc's `random_actions` (3/7 alloc, 3/7 free
+//!   once 300 blocks are live, 1/7 realloc to up to 3x the maximum size;
+//!   sizes biased low, alignments mostly 8 with a tail up to 2^k).
+//! - Heap efficiency (talc's `heap_efficiency`: percentage of the arena in
+//!   use at the first failure) and alloc+free latency percentiles: measured
+//!   once, untimed by criterion, printed as tables before the runs.
+//! - After the runs, a table of million actions per second and ratios
+//!   against talc, read back from criterion's estimates.
+//!
+//! Run: `cargo bench -p mem-core --bench heap --features linked_list_allocator,embedded-alloc
+//! -- --warm-up-time 1 --measurement-time 2`
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use mem_core::heap::HeapBackend;
+use mem_core::heap::LockedHeap;
+use mem_core::heap::backends::{EmbeddedLlffHeap, EmbeddedTlsfHeap, LinkedListHeap};
+
+const ARENA: usize = 256 << 20;
+const MIN_LIVE: usize = 300;
+const SEED: u64 = 0x05EE_D0FA_110C;
+
+/// A page-aligned arena from the system allocator, reused by every allocator.
+struct Arena(*mut u8);
+
+impl Arena {
+    fn new() -> Self {
+        // SAFETY: non-zero size.
+        let p = unsafe { std::alloc::alloc(Layout::from_size_align(ARENA, 4096).unwrap()) };
+        assert!(!p.is_null());
+        // Fault every page in now so no allocator pays for first touches.
+        for i in (0..ARENA).step_by(4096) {
+            // SAFETY: inside the arena.
+            unsafe { p.add(i).write_volatile(0) };
+        }
+        Self(p)
+    }
+}
+
+type Make = fn(*mut u8, usize) -> Box<dyn GlobalAlloc + Sync>;
+
+struct Named {
+    name: &'static str,
+    make: Make,
+}
+
+fn backend<B: HeapBackend + 'static>(
+    heap: B,
+    start: *mut u8,
+    size: usize,
+) -> Box<dyn GlobalAlloc + Sync> {
+    // SAFETY: the arena outlives every allocator made from it, and only one
+    // allocator uses it at a time.
+    unsafe { heap.add_region(start, size).unwrap() };
+    Box::new(heap)
+}
+
+struct Rlsf(spin::Mutex<rlsf::Tlsf<'static, usize, usize, 64, 64>>);
+
+// SAFETY: forwards to rlsf under a lock.
+unsafe impl GlobalAlloc for Rlsf {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.0
+            .lock()
+            .allocate(layout)
+            .map_or(std::ptr::null_mut(), NonNull::as_ptr)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: a live block of ours.
+        unsafe {
+            self.0
+                .lock()
+                .deallocate(NonNull::new_unchecked(ptr), layout.align())
+        }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let Ok(new) = Layout::from_size_align(new_size, layout.align()) else {
+            return std::ptr::null_mut();
+        };
+        // SAFETY: a live block of ours.
+        unsafe { self.0.lock().reallocate(NonNull::new_unchecked(ptr), new) }
+            .map_or(std::ptr::null_mut(), NonNull::as_ptr)
+    }
+}
+
+const ALLOCATORS: &[Named] = &[
+    Named {
+        name: "ours (Default)",
+        make: |s, n| backend(LockedHeap::empty(), s, n),
+    },
+    Named {
+        name: "talc 5",
+        make: |s, n| {
+            let t = talc::TalcLock::<spinning_top::RawSpinlock, _>::new(talc::source::Manual);
+            // SAFETY: as in `backend`.
+            unsafe { t.lock().claim(s, n).unwrap() };
+            Box::new(t)
+        },
+    },
+    Named {
+        name: "rlsf 0.2",
+        make: |s, n| {
+            let mut t = rlsf::Tlsf::new();
+            // SAFETY: as in `backend`.
+            unsafe {
+                t.insert_free_block_ptr(NonNull::slice_from_raw_parts(NonNull::new(s).unwrap(), n))
+            };
+            Box::new(Rlsf(spin::Mutex::new(t)))
+        },
+    },
+    Named {
+        name: "buddy_system_allocator 0.13",
+        make: |s, n| {
+            let h = buddy_system_allocator::LockedHeap::<32>::empty();
+            // SAFETY: as in `backend`.
+            unsafe { h.lock().init(s as usize, n) };
+            Box::new(h)
+        },
+    },
+    Named {
+        name: "linked_list_allocator 0.10",
+        make: |s, n| {
+            // SAFETY: as in `backend`.
+            Box::new(unsafe { linked_list_allocator::LockedHeap::new(s, n) })
+        },
+    },
+    Named {
+        name: "ours: LinkedList",
+        make: |s, n| backend(LinkedListHeap::empty(), s, n),
+    },
+    Named {
+        name: "ours: EmbeddedLlff",
+        make: |s, n| backend(EmbeddedLlffHeap::empty(), s, n),
+    },
+    Named {
+        name: "ours: EmbeddedTlsf",
+        make: |s, n| backend(EmbeddedTlsfHeap::empty(), s, n),
+    },
+];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64: cheap, and good enough to drive a trace.
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        ((self.next() as u128 * n as u128) >> 64) as usize
+    }
+    /// Biased towards small sizes, as talc's `generate_size`.
+    fn size(&mut self, max: usize) -> usize {
+        let cap = 16 + self.below(max - 16);
+        4 + self.below(cap - 4)
+    }
+    /// 75% word alignment, then halving odds per doubling, as talc's
+    /// `generate_align`.
+    fn align(&mut self) -> usize {
+        8 << ((self.next() as u16).trailing_zeros() / 2)
+    }
+}
+
+/// The live blocks of one trace; frees them all on drop.
+struct Trace<'a> {
+    heap: &'a dyn GlobalAlloc,
+    live: Vec<(*mut u8, Layout)>,
+    failures: u64,
+    moves: u64,
+    rng: Rng,
+    max: usize,
+    realloc: bool,
+}
+
+impl<'a> Trace<'a> {
+    fn new(heap: &'a dyn GlobalAlloc, max: usize, realloc: bool, seed: u64) -> Self {
+        Self {
+            heap,
+            live: Vec::with_capacity(1 << 16),
+            failures: 0,
+            moves: 0,
+            rng: Rng(seed),
+            max,
+            realloc,
+        }
+    }
+
+    fn alloc(&mut self, layout: Layout) -> bool {
+        // SAFETY: non-zero size.
+        let p = unsafe { self.heap.alloc(layout) };
+        if p.is_null() {
+            self.failures += 1;
+            return false;
+        }
+        self.live.push((p, layout));
+        true
+    }
+
+    fn free(&mut self, i: usize) {
+        let (p, l) = self.live.swap_remove(i);
+        // SAFETY: a live block with its layout.
+        unsafe { self.heap.dealloc(p, l) };
+    }
+
+    fn realloc(&mut self, i: usize, new_size: usize) -> bool {
+        let (p, l) = self.live[i];
+        // SAFETY: a live block with its layout; non-zero new size.
+        let q = unsafe { self.heap.realloc(p, l, new_size) };
+        if q.is_null() {
+            self.failures += 1;
+            return false;
+        }
+        self.moves += u64::from(q != p);
+        self.live[i] = (q, Layout::from_size_align(new_size, l.align()).unwrap());
+        true
+    }
+
+    /// One random action, as talc's `random_actions`.
+    #[inline]
+    fn step(&mut self) {
+        let action = self.rng.below(6 + self.realloc as usize);
+        if action == 6 {
+            if !self.live.is_empty() {
+                let i = self.rng.below(self.live.len());
+                let new_size = 1 + self.rng.below(self.max * 3 - 1);
+                self.realloc(i, new_size);
+            }
+        } else if action < 3 || self.live.len() < MIN_LIVE {
+            let size = self.rng.size(self.max);
+            let align = self.rng.align();
+            self.alloc(Layout::from_size_align(size, align).unwrap());
+        } else {
+            let i = self.rng.below(self.live.len());
+            self.free(i);
+        }
+    }
+
+    fn used(&self) -> usize {
+        self.live.iter().map(|b| b.1.size()).sum()
+    }
+}
+
+impl Drop for Trace<'_> {
+    fn drop(&mut self) {
+        while !self.live.is_empty() {
+            self.free(self.live.len() - 1);
+        }
+    }
+}
+
+const SIZES: &[(&str, usize, bool)] = &[
+    ("200B", 200, false),
+    ("200B realloc", 200, true),
+    ("30kB", 30_000, false),
+    ("30kB realloc", 30_000, true),
+];
+
+fn random_actions(c: &mut Criterion, arena: &Arena) {
+    for &(label, max, realloc) in SIZES {
+        let mut group = c.benchmark_group(format!("random_actions/{label}"));
+        group.throughput(Throughput::Elements(1));
+        for a in ALLOCATORS {
+            let heap = (a.make)(arena.0, ARENA);
+            let mut trace = Trace::new(&*heap, max, realloc, SEED);
+            for _ in 0..10_000 {
+                trace.step();
+            }
+            group.bench_function(a.name, |b| {
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        trace.step();
+                    }
+                    start.elapsed()
+                })
+            });
+            drop(trace);
+        }
+        group.finish();
+    }
+}
+
+/// talc's `heap_efficiency`: random allocs (50%), frees (10%) and reallocs up
+/// to 10x the maximum size (40%) until the first failure; the live bytes
+/// then, over the arena size, averaged over rounds.
+fn heap_efficiency(heap: &dyn GlobalAlloc, arena: usize, max: usize, rounds: u64) -> f64 {
+    let mut ratio = 0.0;
+    for round in 0..rounds {
+        let mut t = Trace::new(heap, max, true, SEED ^ round);
+        loop {
+            let ok = match t.rng.below(10) {
+                0..=4 => {
+                    let size = t.rng.size(max);
+                    let align = t.rng.align();
+                    t.alloc(Layout::from_size_align(size, align).unwrap())
+                }
+                5 => {
+                    if !t.live.is_empty() {
+                        let i = t.rng.below(t.live.len());
+                        t.free(i);
+                    }
+                    true
+                }
+                _ => {
+                    if t.live.is_empty() {
+                        true
+                    } else {
+                        let i = t.rng.below(t.live.len());
+                        let new_size = 1 + t.rng.below(max * 10 - 1);
+                        t.realloc(i, new_size)
+                    }
+                }
+            };
+            if !ok {
+                break;
+            }
+        }
+        ratio += t.used() as f64 / arena as f64;
+    }
+    ratio / rounds as f64 * 100.0
+}
+
+/// Cycles (or nanoseconds off x86_64) and how many per nanosecond.
+#[cfg(target_arch = "x86_64")]
+fn ticks() -> u64 {
+    // SAFETY: rdtsc has no preconditions on x86_64.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn ticks() -> u64 {
+    use std::sync::OnceLock;
+    static T0: OnceLock<Instant> = OnceLock::new();
+    T0.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+fn ticks_per_ns() -> f64 {
+    let (t0, i0) = (ticks(), Instant::now());
+    std::thread::sleep(Duration::from_millis(50));
+    (ticks() - t0) as f64 / i0.elapsed().as_nanos() as f64
+}
+
+/// Percentiles of one alloc+free pair in a heap kept at 300+ live blocks
+/// (200 B max size), in nanoseconds, timer overhead subtracted.
+fn latency(heap: &dyn GlobalAlloc, per_ns: f64) -> (f64, f64) {
+    let mut t = Trace::new(heap, 200, false, SEED);
+    for _ in 0..20_000 {
+        t.step();
+    }
+    let samples = 100_000;
+    let mut d = Vec::with_capacity(samples);
+    let mut empty = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        t.step();
+        let l = Layout::from_size_align(t.rng.size(200), t.rng.align()).unwrap();
+        let t0 = ticks();
+        // SAFETY: non-zero size; freed at once with its layout.
+        unsafe {
+            let p = heap.alloc(black_box(l));
+            if !p.is_null() {
+                heap.dealloc(black_box(p), l);
+            }
+        }
+        let t1 = ticks();
+        black_box(l);
+        let t2 = ticks();
+        d.push(t1 - t0);
+        empty.push(t2 - t1);
+    }
+    d.sort_unstable();
+    empty.sort_unstable();
+    let overhead = empty[samples / 2] as f64;
+    let at = |q: f64| ((d[(samples as f64 * q) as usize] as f64 - overhead) / per_ns).max(0.0);
+    (at(0.5), at(0.99))
+}
+
+fn print_untimed_tables(arena: &Arena) {
+    let per_ns = ticks_per_ns();
+    println!("\n| allocator | efficiency 200 B | efficiency 30 kB | alloc+free p50 | p99 |");
+    println!("|---|---|---|---|---|");
+    for a in ALLOCATORS {
+        // Small arenas keep the list-walking peers quick; efficiency is a ratio.
+        let h = (a.make)(arena.0, 4 << 20);
+        let small = heap_efficiency(&*h, 4 << 20, 200, 8);
+        drop(h);
+        let h = (a.make)(arena.0, 32 << 20);
+        let large = heap_efficiency(&*h, 32 << 20, 30_000, 8);
+        drop(h);
+        let h = (a.make)(arena.0, ARENA);
+        let (p50, p99) = latency(&*h, per_ns);
+        println!(
+            "| {} | {small:.1}% | {large:.1}% | {p50:.0} ns | {p99:.0} ns |",
+            a.name
+        );
+    }
+    println!();
+}
+
+/// Million actions per second, measured interleaved: every allocator runs a
+/// short slice of each trace in turn, `rounds` times, and the median slice
+/// counts. Interleaving spreads the noise of a shared machine evenly.
+fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
+    let chosen: Vec<&Named> = ALLOCATORS
+        .iter()
+        .filter(|a| filter.split(',').any(|f| a.name.contains(f)))
+        .collect();
+    println!(
+        "\nInterleaved medians, million actions per second (ratio to talc), {rounds} x {slice:?} slices:\n"
+    );
+    print!("| allocator |");
+    for (label, ..) in SIZES {
+        print!(" {label} |");
+    }
+    println!("\n|---|---|---|---|---|");
+    let mut rates = vec![vec![Vec::new(); SIZES.len()]; chosen.len()];
+    for (si, &(_, max, realloc)) in SIZES.iter().enumerate() {
+        let heaps: Vec<_> = chosen
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                (a.make)(
+                    arena.0.wrapping_add(i * (ARENA / chosen.len())),
+                    ARENA / chosen.len(),
+                )
+            })
+            .collect();
+        let mut traces: Vec<Trace<'_>> = heaps
+            .iter()
+            .map(|h| Trace::new(&**h, max, realloc, SEED))
+            .collect();
+        for t in &mut traces {
+            for _ in 0..10_000 {
+                t.step();
+            }
+        }
+        for _ in 0..rounds {
+            for (ai, t) in traces.iter_mut().enumerate() {
+                let start = Instant::now();
+                let mut n = 0u64;
+                while start.elapsed() < slice {
+                    for _ in 0..100 {
+                        t.step();
+                    }
+                    n += 100;
+                }
+                rates[ai][si].push(n as f64 / start.elapsed().as_secs_f64() / 1e6);
+            }
+        }
+        for (t, a) in traces.iter().zip(&chosen) {
+            if t.failures != 0 {
+                println!(
+                    "note: {} failed {} actions in trace {si}",
+                    a.name, t.failures
+                );
+            }
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut medians: Vec<Vec<f64>> = rates
+        .iter_mut()
+        .map(|r| r.iter_mut().map(median).collect())
+        .collect();
+    let talc = chosen
+        .iter()
+        .position(|a| a.name.starts_with("talc"))
+        .map(|i| medians[i].clone());
+    for (ai, a) in chosen.iter().enumerate() {
+        print!("| {} |", a.name);
+        for si in 0..SIZES.len() {
+            let m = medians[ai][si];
+            match &talc {
+                Some(t) => print!(" {m:.2} ({:.2}x) |", m / t[si]),
+                None => print!(" {m:.2} |"),
+            }
+        }
+        println!();
+    }
+    medians.clear();
+}
+
+/// Reads criterion's mean estimate (ns per action) for one benchmark.
+fn mean_ns(dir: &std::path::Path, group: &str, name: &str) -> Option<f64> {
+    for sub in std::fs::read_dir(dir).ok()? {
+        let sub = sub.ok()?.path();
+        for entry in std::fs::read_dir(&sub).ok()? {
+            let path = entry.ok()?.path().join("new/benchmark.json");
+            let Ok(meta) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let wanted_group = format!("\"group_id\":\"{group}\"");
+            let wanted_name = format!("\"function_id\":\"{name}\"");
+            if meta.contains(&wanted_group) && meta.contains(&wanted_name) {
+                let est = std::fs::read_to_string(path.with_file_name("estimates.json")).ok()?;
+                let mean = est.split("\"mean\":").nth(1)?;
+                let point = mean.split("\"point_estimate\":").nth(1)?;
+                return point.split([',', '}']).next()?.trim().parse().ok();
+            }
+        }
+    }
+    None
+}
+
+fn print_throughput_table(dir: &std::path::Path) {
+    println!("\nMillion random actions per second (ratio to talc):\n");
+    print!("| allocator |");
+    for (label, ..) in SIZES {
+        print!(" {label} |");
+    }
+    println!("\n|---|---|---|---|---|");
+    let talc: Vec<Option<f64>> = SIZES
+        .iter()
+        .map(|(l, ..)| mean_ns(dir, &format!("random_actions/{l}"), "talc 5"))
+        .collect();
+    for a in ALLOCATORS {
+        print!("| {} |", a.name);
+        for (i, (label, ..)) in SIZES.iter().enumerate() {
+            match mean_ns(dir, &format!("random_actions/{label}"), a.name) {
+                Some(ns) => match talc[i] {
+                    Some(t) => print!(" {:.2} ({:.2}x) |", 1e3 / ns, t / ns),
+                    None => print!(" {:.2} |", 1e3 / ns),
+                },
+                None => print!(" - |"),
+            }
+        }
+        println!();
+    }
+}
+
+fn main() {
+    let arena = Arena::new();
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("criterion");
+    // HEAP_BENCH_STEPS=n HEAP_BENCH_ONLY=name: run n actions of each trace on
+    // one allocator, untimed, for `perf stat` cycle and cache-miss counts.
+    if let (Ok(steps), Ok(only)) = (
+        std::env::var("HEAP_BENCH_STEPS"),
+        std::env::var("HEAP_BENCH_ONLY"),
+    ) {
+        let steps: u64 = steps.parse().expect("HEAP_BENCH_STEPS is a number");
+        let a = ALLOCATORS
+            .iter()
+            .find(|a| a.name.contains(&*only))
+            .expect("no such allocator");
+        let size = std::env::var("HEAP_BENCH_SIZE").ok();
+        for &(label, max, realloc) in SIZES {
+            if size.as_deref().is_some_and(|s| s != label) {
+                continue;
+            }
+            let heap = (a.make)(arena.0, ARENA);
+            let mut t = Trace::new(&*heap, max, realloc, SEED);
+            for _ in 0..steps {
+                t.step();
+            }
+            if std::env::var_os("HEAP_BENCH_VERBOSE").is_some() {
+                let top = t.live.iter().map(|b| b.0 as usize + b.1.size()).max().unwrap_or(0);
+                eprintln!(
+                    "{label}: {} moves, {} failures, footprint {} KiB",
+                    t.moves,
+                    t.failures,
+                    top.saturating_sub(arena.0 as usize) / 1024
+                );
+            }
+        }
+        return;
+    }
+    if let Ok(filter) = std::env::var("HEAP_BENCH_INTERLEAVED") {
+        let rounds = std::env::var("HEAP_BENCH_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(15);
+        interleaved(&arena, rounds, Duration::from_millis(100), &filter);
+        return;
+    }
+    let mut c = Criterion::default()
+        .output_directory(&dir)
+        .configure_from_args();
+    let listing = std::env::args().any(|a| a == "--list" || a == "--test");
+    // HEAP_BENCH_SKIP_TABLES=1 skips the untimed tables when iterating on speed.
+    if !listing && std::env::var_os("HEAP_BENCH_SKIP_TABLES").is_none() {
+        print_untimed_tables(&arena);
+    }
+    random_actions(&mut c, &arena);
+    c.final_summary();
+    if !listing {
+        print_throughput_table(&dir);
+    }
+}

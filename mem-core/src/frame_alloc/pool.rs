@@ -1,0 +1,689 @@
+//! [`FramePool`]: a hierarchical-bitmap frame allocator.
+
+use core::fmt;
+
+use super::layout::{CHUNK, Layout, RANGE_WORDS, SEG_WORDS, walk};
+use super::{FrameAllocError, FrameAllocator, FrameFreeError};
+use crate::addr::PhysAddr;
+use crate::memory_map::MemoryMap;
+use crate::page::{FRAME_SIZE, FrameRange, PhysFrame};
+
+/// Why a [`FramePool`] could not be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FramePoolInitError {
+    /// The map changed since its last [`MemoryMap::normalize`]; it may list
+    /// reserved memory as usable.
+    NotNormalized,
+    /// The storage slice is shorter than
+    /// [`FramePool::metadata_words`] requires.
+    StorageTooSmall {
+        /// Words required.
+        needed: usize,
+        /// Words given.
+        got: usize,
+    },
+    /// No usable range is large enough to hold the metadata itself
+    /// ([`FramePool::new_in_place`]).
+    NoRoomForMetadata {
+        /// Bytes the metadata needs.
+        needed_bytes: usize,
+    },
+    /// The metadata's physical address plus the given offset overflows the
+    /// address space ([`FramePool::new_in_place`]).
+    MetadataUnaddressable {
+        /// Physical address of the metadata.
+        phys: PhysAddr,
+        /// The offset given.
+        phys_offset: u64,
+    },
+    /// The map spans more frames than this target's `usize` can index.
+    TooLarge,
+}
+
+impl fmt::Display for FramePoolInitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::NotNormalized => f.write_str("memory map was not normalized"),
+            Self::StorageTooSmall { needed, got } => {
+                write!(
+                    f,
+                    "frame pool storage too small: {got} words given, {needed} needed"
+                )
+            }
+            Self::NoRoomForMetadata { needed_bytes } => write!(
+                f,
+                "no usable memory range can hold the frame pool's {needed_bytes} bytes of metadata"
+            ),
+            Self::MetadataUnaddressable { phys, phys_offset } => write!(
+                f,
+                "frame pool metadata at {phys} is not addressable with offset {phys_offset:#x}"
+            ),
+            Self::TooLarge => f.write_str("memory map spans more frames than usize can index"),
+        }
+    }
+}
+
+impl core::error::Error for FramePoolInitError {}
+
+/// The frame allocator: a two-part hierarchical bitmap over every usable
+/// range of a [`MemoryMap`].
+///
+/// One bit per frame (set = free) with a summary word per 64 words up to a
+/// single top word, plus a second, smaller hierarchy with one bit per
+/// 2 MiB-aligned chunk of 512 frames that may be entirely free. The metadata
+/// is about 1.02 bits per managed frame, 0.0031% of managed memory (33 KiB
+/// for 1 GiB), plus at most as much again for holes between ranges that
+/// share a segment (see [`metadata_words`](Self::metadata_words)).
+///
+/// Frames are handed out lowest address first, which keeps high memory in
+/// whole free chunks for contiguous requests. A cursor remembers the lowest
+/// non-empty bitmap word, so a single-frame allocation usually costs one
+/// load.
+///
+/// The chunk marks are kept as a superset: every entirely free chunk is
+/// marked, but single-frame allocations do not clear the mark of the chunk
+/// they take from (that keeps the alloc/free pair free of chunk work). A
+/// contiguous search checks each mark it uses and drops a stale one, so each
+/// stale mark costs one 8-word check, once.
+///
+/// Complexity, with `L` = levels of the hierarchy (3 up to 1 GiB, 4 up to
+/// 64 GiB, 5 up to 4 TiB), `S` = segments and `R` = usable ranges (both at
+/// most [`MemoryMap::CAPACITY`], usually 1 to 4); the last range and segment
+/// used are cached, so the `log` terms are usually zero:
+/// - [`allocate_frame`](FrameAllocator::allocate_frame): O(1) when the word
+///   at the cursor has a free frame, otherwise O(L); plus O(log S).
+/// - [`deallocate_frame`](FrameAllocator::deallocate_frame): O(log R + L),
+///   and O(1) unless the frame's word was entirely used.
+/// - [`allocate_contiguous`](FrameAllocator::allocate_contiguous)`(count,
+///   align)`: with `count` and `align` both at least 512 (2 MiB), O(L) per
+///   marked chunk examined plus O(count / 64) to check and mark the run;
+///   otherwise O(L) per free stretch too short or misaligned, plus
+///   O(count / 64). Each segment is searched in turn.
+/// - [`deallocate_contiguous`](FrameAllocator::deallocate_contiguous):
+///   O(log R + count / 64), whole chunks eight words at a time.
+/// - [`free_frames`](FrameAllocator::free_frames),
+///   [`total_frames`](FrameAllocator::total_frames): O(1).
+/// - [`new`](Self::new): O(R + managed frames / 64).
+///
+/// ```
+/// use mem_core::{FrameAllocator, FramePool, MemoryMap, RegionKind};
+///
+/// let mut map = MemoryMap::new();
+/// map.add(0x10_0000, 64 << 20, RegionKind::Usable)?;
+/// map.normalize();
+/// let mut storage = vec![0u64; FramePool::metadata_words(&map)];
+/// let mut pool = FramePool::new(&map, &mut storage)?;
+/// let frame = pool.allocate_frame()?;
+/// assert_eq!(frame.start_address().as_u64(), 0x10_0000);
+/// let run = pool.allocate_contiguous(512, 512)?; // 2 MiB, 2 MiB-aligned
+/// assert_eq!(run.start_address().as_u64() % (2 << 20), 0);
+/// pool.deallocate_contiguous(run)?;
+/// pool.deallocate_frame(frame)?;
+/// assert_eq!(pool.free_frames(), pool.total_frames());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct FramePool<'a> {
+    s: &'a mut [u64],
+    layout: Layout,
+    free: usize,
+    total: usize,
+    metadata: Option<FrameRange>,
+    /// Every level-0 word below this one is zero (all used): single-frame
+    /// allocation looks here first and skips the descent.
+    hint: usize,
+    /// The range and segment used last, `(start, end, first bit)` and
+    /// `(base, first bit, end bit)`: with one or two ranges, frees and
+    /// allocations skip the binary searches.
+    last_range: (u64, u64, u64),
+    last_segment: (u64, u64, u64),
+}
+
+/// The usable ranges of `map` as frame numbers, minus `carve` (which must be
+/// the tail of one of them).
+fn ranges_of(map: &MemoryMap, carve: Option<FrameRange>) -> impl Iterator<Item = (u64, u64)> + '_ {
+    map.usable().filter_map(move |r| {
+        let (s, mut e) = (r.start.number(), r.end.number());
+        if let Some(c) = carve
+            && c.end.number() == e
+            && c.start.number() >= s
+        {
+            e = c.start.number();
+        }
+        (s < e).then_some((s, e))
+    })
+}
+
+impl<'a> FramePool<'a> {
+    /// Words of storage [`new`](Self::new) needs for `map`.
+    ///
+    /// # Panics
+    /// If `map` is not normalised (see [`MemoryMap::usable`]).
+    pub fn metadata_words(map: &MemoryMap) -> usize {
+        Layout::compute(ranges_of(map, None)).map_or(usize::MAX, |l| l.words)
+    }
+
+    /// Builds a pool over the usable memory of `map`, keeping its metadata in
+    /// `storage` (at least [`metadata_words`](Self::metadata_words) long;
+    /// extra words are left alone). All usable frames start free.
+    ///
+    /// # Errors
+    /// [`FramePoolInitError::NotNormalized`],
+    /// [`FramePoolInitError::StorageTooSmall`],
+    /// [`FramePoolInitError::TooLarge`].
+    ///
+    /// Complexity: O(R + managed frames / 64).
+    pub fn new(map: &MemoryMap, storage: &'a mut [u64]) -> Result<Self, FramePoolInitError> {
+        Self::build(map, None, storage)
+    }
+
+    /// Builds a pool that keeps its metadata in usable memory taken from
+    /// `map` itself: the tail of the largest usable range (the lowest, among
+    /// equals), which is then no longer managed. The metadata is accessed at
+    /// its physical address plus `phys_offset`.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new), and
+    /// [`FramePoolInitError::NoRoomForMetadata`] or
+    /// [`FramePoolInitError::MetadataUnaddressable`].
+    ///
+    /// # Safety
+    /// Every usable frame of `map` must be RAM that nothing else uses or will
+    /// use except through this pool, readable and writable at its physical
+    /// address plus `phys_offset` for the rest of the program, and no Rust
+    /// reference may point into it.
+    pub unsafe fn new_in_place(
+        map: &MemoryMap,
+        phys_offset: u64,
+    ) -> Result<FramePool<'static>, FramePoolInitError> {
+        if !map.is_normalized() {
+            return Err(FramePoolInitError::NotNormalized);
+        }
+        let needed = Self::metadata_words(map).saturating_mul(8);
+        let host = map
+            .usable()
+            .fold(None::<FrameRange>, |best, r| match best {
+                Some(b) if b.len() >= r.len() => Some(b),
+                _ => Some(r),
+            })
+            .ok_or(FramePoolInitError::NoRoomForMetadata {
+                needed_bytes: needed,
+            })?;
+        let mut frames = (needed as u64).div_ceil(FRAME_SIZE);
+        // Carving shortens a range, which can only split a segment in two and
+        // so add a few words; grow the carve until the metadata fits.
+        loop {
+            if frames > host.len() {
+                return Err(FramePoolInitError::NoRoomForMetadata {
+                    needed_bytes: needed,
+                });
+            }
+            let end = host.end;
+            let start = PhysFrame::containing_address(end.start_address() - frames * FRAME_SIZE);
+            let carve = PhysFrame::range(start, end);
+            let layout = Layout::compute(ranges_of(map, Some(carve)))
+                .map_err(|_| FramePoolInitError::TooLarge)?;
+            let words = usize::try_from(frames * (FRAME_SIZE / 8))
+                .map_err(|_| FramePoolInitError::TooLarge)?;
+            if layout.words > words {
+                frames += 1;
+                continue;
+            }
+            let phys = carve.start_address();
+            let virt = phys
+                .as_u64()
+                .checked_add(phys_offset)
+                .and_then(|v| v.checked_add(frames * FRAME_SIZE).map(|_| v))
+                .ok_or(FramePoolInitError::MetadataUnaddressable { phys, phys_offset })?;
+            // SAFETY: the caller guarantees that usable memory, which `carve`
+            // is part of, is RAM accessible at phys + phys_offset, unused
+            // elsewhere and unaliased for 'static. The carved frames leave
+            // the pool's managed ranges, so the pool never hands them out.
+            // The address is frame-aligned, hence aligned for u64.
+            let storage: &'static mut [u64] =
+                unsafe { core::slice::from_raw_parts_mut(virt as usize as *mut u64, words) };
+            return FramePool::build(map, Some(carve), storage);
+        }
+    }
+
+    fn build(
+        map: &MemoryMap,
+        carve: Option<FrameRange>,
+        s: &'a mut [u64],
+    ) -> Result<Self, FramePoolInitError> {
+        if !map.is_normalized() {
+            return Err(FramePoolInitError::NotNormalized);
+        }
+        let layout =
+            Layout::compute(ranges_of(map, carve)).map_err(|_| FramePoolInitError::TooLarge)?;
+        if s.len() < layout.words {
+            return Err(FramePoolInitError::StorageTooSmall {
+                needed: layout.words,
+                got: s.len(),
+            });
+        }
+        let total =
+            usize::try_from(layout.total_frames).map_err(|_| FramePoolInitError::TooLarge)?;
+        s[..layout.words].fill(0);
+        {
+            let (tables, _) = s.split_at_mut(layout.seg_off + layout.segments * SEG_WORDS);
+            let (range_words, seg_words) = tables.split_at_mut(layout.seg_off);
+            walk(
+                ranges_of(map, carve),
+                |i, start, end, first| {
+                    range_words[i * RANGE_WORDS..][..RANGE_WORDS]
+                        .copy_from_slice(&[start, end, first]);
+                },
+                |i, base, first, end| {
+                    seg_words[i * SEG_WORDS..][..SEG_WORDS].copy_from_slice(&[base, first, end]);
+                },
+            );
+        }
+        let mut pool = Self {
+            s,
+            layout,
+            free: 0,
+            total,
+            metadata: carve,
+            hint: 0,
+            last_range: (0, 0, 0),
+            last_segment: (0, 0, 0),
+        };
+        for r in 0..layout.ranges {
+            let (start, end, first) = pool.range(r);
+            pool.mark_free(first as usize, (end - start) as usize);
+        }
+        debug_assert_eq!(pool.free, total);
+        pool.hint = 0;
+        Ok(pool)
+    }
+
+    /// Bytes of metadata in use (the storage prefix, or the carved frames'
+    /// used part for [`new_in_place`](Self::new_in_place)).
+    pub fn metadata_bytes(&self) -> usize {
+        self.layout.words * 8
+    }
+
+    /// The frames [`new_in_place`](Self::new_in_place) took for its metadata.
+    pub fn metadata_frames(&self) -> Option<FrameRange> {
+        self.metadata
+    }
+
+    /// Number of usable ranges managed.
+    pub fn ranges(&self) -> usize {
+        self.layout.ranges
+    }
+
+    /// Whether `frame` is free (not handed out). Frames this pool does not
+    /// manage are reported as not free.
+    pub fn is_free(&self, frame: PhysFrame) -> bool {
+        self.index_of(frame.number())
+            .is_some_and(|i| self.layout.frames.test(self.s, i))
+    }
+
+    // ---- tables ----
+
+    #[inline(always)]
+    fn range(&self, r: usize) -> (u64, u64, u64) {
+        let w = &self.s[r * RANGE_WORDS..][..RANGE_WORDS];
+        (w[0], w[1], w[2])
+    }
+
+    #[inline(always)]
+    fn segment(&self, g: usize) -> (u64, u64, u64) {
+        let w = &self.s[self.layout.seg_off + g * SEG_WORDS..][..SEG_WORDS];
+        (w[0], w[1], w[2])
+    }
+
+    /// The range holding frame number `f`.
+    #[inline]
+    fn range_of(&self, f: u64) -> Option<(u64, u64, u64)> {
+        let (mut lo, mut hi) = (0, self.layout.ranges);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if self.range(mid).0 <= f {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        if hi == 0 {
+            return None;
+        }
+        let r = self.range(lo);
+        (r.0 <= f && f < r.1).then_some(r)
+    }
+
+    /// Bit index of managed frame number `f`.
+    #[inline]
+    fn index_of(&self, f: u64) -> Option<usize> {
+        self.range_of(f)
+            .map(|(start, _, first)| (first + (f - start)) as usize)
+    }
+
+    /// The range holding frame number `f`, through the one-entry cache.
+    #[inline(always)]
+    fn range_of_cached(&mut self, f: u64) -> Option<(u64, u64, u64)> {
+        let r = self.last_range;
+        if r.0 <= f && f < r.1 {
+            return Some(r);
+        }
+        let r = self.range_of(f)?;
+        self.last_range = r;
+        Some(r)
+    }
+
+    /// The segment holding bit `i`.
+    #[inline]
+    fn segment_of_index(&self, i: usize) -> (u64, u64, u64) {
+        let (mut lo, mut hi) = (0, self.layout.segments);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if self.segment(mid).1 <= i as u64 {
+                lo = mid
+            } else {
+                hi = mid
+            }
+        }
+        self.segment(lo)
+    }
+
+    #[inline(always)]
+    fn frame_of(&mut self, i: usize) -> PhysFrame {
+        let mut g = self.last_segment;
+        if !(g.1 <= i as u64 && (i as u64) < g.2) {
+            g = self.segment_of_index(i);
+            self.last_segment = g;
+        }
+        let (base, first, _) = g;
+        let addr = (base + (i as u64 - first)) * FRAME_SIZE;
+        // SAFETY: bit i is inside a managed range of a normalised map, whose
+        // frames are aligned and below MemoryMap::END.
+        unsafe { PhysFrame::from_start_address_unchecked(PhysAddr::new_unchecked(addr)) }
+    }
+
+    // ---- bits ----
+
+    fn chunk_is_free(&self, c: usize) -> bool {
+        (0..CHUNK as usize / 64).all(|k| self.layout.frames.word(self.s, c * 8 + k) == !0)
+    }
+
+    /// Applies `f(word index, mask)` to each word of bits `[i, i + n)`.
+    #[inline]
+    fn for_words(i: usize, n: usize, mut f: impl FnMut(usize, u64)) {
+        let end = i + n;
+        let mut at = i;
+        while at < end {
+            let bit = at % 64;
+            let k = (64 - bit).min(end - at);
+            let mask = if k == 64 {
+                !0
+            } else {
+                ((1u64 << k) - 1) << bit
+            };
+            f(at / 64, mask);
+            at += k;
+        }
+    }
+
+    /// First bit in `[i, i + n)` that is clear (used), if any.
+    fn first_used(&self, i: usize, n: usize) -> Option<usize> {
+        let end = i + n;
+        let mut at = i;
+        while at < end {
+            let bit = at % 64;
+            let k = (64 - bit).min(end - at);
+            let mask = if k == 64 {
+                !0
+            } else {
+                ((1u64 << k) - 1) << bit
+            };
+            let used = !self.layout.frames.word(self.s, at / 64) & mask;
+            if used != 0 {
+                return Some(at / 64 * 64 + used.trailing_zeros() as usize);
+            }
+            at += k;
+        }
+        None
+    }
+
+    /// First bit in `[i, i + n)` that is set (free), if any.
+    fn first_free(&self, i: usize, n: usize) -> Option<usize> {
+        let mut hit = None;
+        Self::for_words(i, n, |w, mask| {
+            let free = self.layout.frames.word(self.s, w) & mask;
+            if hit.is_none() && free != 0 {
+                hit = Some(w * 64 + free.trailing_zeros() as usize);
+            }
+        });
+        hit
+    }
+
+    fn mark_used(&mut self, i: usize, n: usize) {
+        let (frames, chunks) = (self.layout.frames, self.layout.chunks);
+        let s = &mut *self.s;
+        let c = CHUNK as usize;
+        Self::for_chunks(i, n, |at, k| {
+            if k == c {
+                // A whole chunk: eight words at once, one summary update.
+                let w = at / 64;
+                frames.words_mut(s, w, c / 64).fill(0);
+                frames.clear_mask_at(s, 1, w / 64, 0xff << (w % 64));
+            } else {
+                Self::for_words(at, k, |w, mask| frames.clear_mask(s, w, mask));
+            }
+        });
+        for chunk in i / c..=(i + n - 1) / c {
+            if chunks.test(s, chunk) {
+                chunks.clear(s, chunk);
+            }
+        }
+        self.free -= n;
+    }
+
+    fn mark_free(&mut self, i: usize, n: usize) {
+        self.hint = self.hint.min(i / 64);
+        let (frames, chunks) = (self.layout.frames, self.layout.chunks);
+        let c = CHUNK as usize;
+        Self::for_chunks(i, n, |at, k| {
+            if k == c {
+                let w = at / 64;
+                frames.words_mut(self.s, w, c / 64).fill(!0);
+                frames.set_mask_at(self.s, 1, w / 64, 0xff << (w % 64));
+                chunks.set(self.s, at / c);
+            } else {
+                Self::for_words(at, k, |w, mask| frames.set_mask(self.s, w, mask));
+                if self.chunk_is_free(at / c) {
+                    chunks.set(self.s, at / c);
+                }
+            }
+        });
+        self.free += n;
+    }
+
+    /// Splits bits `[i, i + n)` at chunk boundaries: `f(start, len)` with
+    /// `len == CHUNK` exactly for whole chunks.
+    #[inline]
+    fn for_chunks(i: usize, n: usize, mut f: impl FnMut(usize, usize)) {
+        let c = CHUNK as usize;
+        let end = i + n;
+        let mut at = i;
+        while at < end {
+            let k = (c - at % c).min(end - at);
+            f(at, k);
+            at += k;
+        }
+    }
+
+    /// A free run of `count` bits inside segment `(base, first, end)` whose
+    /// frame number is a multiple of `align`.
+    fn find_run(
+        &mut self,
+        (base, first, end): (u64, u64, u64),
+        count: usize,
+        align: usize,
+    ) -> Option<usize> {
+        let (first, end) = (first as usize, end as usize);
+        if end - first < count {
+            return None;
+        }
+        let c = CHUNK as usize;
+        // frame(i) = i + delta (mod 2^64); alignment is a power of two, so
+        // wrapping arithmetic gives the right residue.
+        let delta = base.wrapping_sub(first as u64) as usize;
+        let mask = align - 1;
+        let by_chunk = count >= c && align >= c;
+        let mut pos = first;
+        loop {
+            let cand = if by_chunk {
+                let chunk = self.layout.chunks.find_next(self.s, pos.div_ceil(c))?;
+                if !self.chunk_is_free(chunk) {
+                    // A stale mark (see allocate_frame): drop it, once.
+                    self.layout.chunks.clear(self.s, chunk);
+                    pos = chunk * c + c;
+                    continue;
+                }
+                chunk * c
+            } else {
+                self.layout.frames.find_next(self.s, pos)?
+            };
+            let p = cand + (align - (cand.wrapping_add(delta) & mask)) % align;
+            if p >= end || end - p < count {
+                return None;
+            }
+            match self.first_used(p, count) {
+                None => return Some(p),
+                Some(q) => pos = q + 1,
+            }
+        }
+    }
+}
+
+impl FrameAllocator for FramePool<'_> {
+    #[inline]
+    fn allocate_frame(&mut self) -> Result<PhysFrame, FrameAllocError> {
+        let mut w = self.hint;
+        let mut word = self.layout.frames.word(self.s, w);
+        if word == 0 {
+            let i = self.layout.frames
+                .find_first(self.s)
+                .ok_or(FrameAllocError::OutOfFrames)?;
+            w = i / 64;
+            word = self.layout.frames.word(self.s, w);
+            self.hint = w;
+        }
+        let i = w * 64 + word.trailing_zeros() as usize;
+        // The chunk's "entirely free" mark, if any, is left to go stale: the
+        // contiguous search verifies marks and drops stale ones, so a
+        // single-frame alloc/free pair never touches the chunk summary.
+        self.layout.frames.clear_mask(self.s, w, 1 << (i % 64));
+        self.free -= 1;
+        Ok(self.frame_of(i))
+    }
+
+    #[inline]
+    fn deallocate_frame(&mut self, frame: PhysFrame) -> Result<(), FrameFreeError> {
+        let f = frame.number();
+        let (start, _, first) = self
+            .range_of_cached(f)
+            .ok_or(FrameFreeError::NotManaged(frame))?;
+        let i = (first + (f - start)) as usize;
+        let w = i / 64;
+        let bit = 1 << (i % 64);
+        let old = self.layout.frames.word(self.s, w);
+        if old & bit != 0 {
+            return Err(FrameFreeError::NotAllocated(frame));
+        }
+        self.layout.frames.set_mask(self.s, w, bit);
+        self.free += 1;
+        self.hint = self.hint.min(w);
+        if old | bit == !0 {
+            let chunk = i / CHUNK as usize;
+            if !self.layout.chunks.test(self.s, chunk) && self.chunk_is_free(chunk) {
+                self.layout.chunks.set(self.s, chunk);
+            }
+        }
+        Ok(())
+    }
+
+    fn allocate_contiguous(
+        &mut self,
+        count: usize,
+        align: usize,
+    ) -> Result<FrameRange, FrameAllocError> {
+        if count == 0 || !align.is_power_of_two() {
+            return Err(FrameAllocError::InvalidRequest { count, align });
+        }
+        if count > self.free {
+            return Err(FrameAllocError::OutOfFrames);
+        }
+        if count == 1 && align == 1 {
+            let f = self.allocate_frame()?;
+            return Ok(PhysFrame::range(
+                f,
+                f.checked_add(1).expect("managed frames end below END"),
+            ));
+        }
+        for g in 0..self.layout.segments {
+            let seg = self.segment(g);
+            if let Some(i) = self.find_run(seg, count, align) {
+                self.mark_used(i, count);
+                let start = self.frame_of(i);
+                // The run lies inside a managed range, so its end is at most
+                // MemoryMap::END and representable.
+                return Ok(FrameRange::from_start_len(start, count as u64)
+                    .expect("managed frames end below END"));
+            }
+        }
+        Err(FrameAllocError::NoContiguousRun { count, align })
+    }
+
+    fn deallocate_contiguous(&mut self, range: FrameRange) -> Result<(), FrameFreeError> {
+        if range.is_empty() {
+            return Err(FrameFreeError::EmptyRange);
+        }
+        let f0 = range.start.number();
+        let (start, end, first) = self
+            .range_of_cached(f0)
+            .ok_or(FrameFreeError::NotManaged(range.start))?;
+        let i = (first + (f0 - start)) as usize;
+        let inside = (range.end.number().min(end) - f0) as usize;
+        let to_frame = |idx: usize| {
+            range
+                .start
+                .checked_add((idx - i) as u64)
+                .expect("inside the range being freed")
+        };
+        if let Some(q) = self.first_free(i, inside) {
+            return Err(FrameFreeError::NotAllocated(to_frame(q)));
+        }
+        if range.end.number() > end {
+            return Err(FrameFreeError::NotManaged(to_frame(i + inside)));
+        }
+        self.mark_free(i, inside);
+        Ok(())
+    }
+
+    #[inline]
+    fn free_frames(&self) -> usize {
+        self.free
+    }
+
+    #[inline]
+    fn total_frames(&self) -> usize {
+        self.total
+    }
+}
+
+impl fmt::Debug for FramePool<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FramePool")
+            .field("free", &self.free)
+            .field("total", &self.total)
+            .field("ranges", &self.layout.ranges)
+            .field("segments", &self.layout.segments)
+            .field("metadata_bytes", &self.metadata_bytes())
+            .field("metadata_frames", &self.metadata)
+            .finish()
+    }
+}

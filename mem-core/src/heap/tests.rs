@@ -1,0 +1,493 @@
+//! Unit tests of the core heap against its own consistency check.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+use std::vec::Vec;
+
+use super::*;
+
+/// A page-aligned buffer from the system allocator, freed on drop.
+pub(crate) struct Arena {
+    ptr: *mut u8,
+    layout: Layout,
+}
+
+impl Arena {
+    pub(crate) fn new(size: usize) -> Self {
+        let layout = Layout::from_size_align(size, 4096).unwrap();
+        // SAFETY: non-zero size.
+        let ptr = unsafe { std::alloc::alloc(layout) };
+        assert!(!ptr.is_null());
+        Self { ptr, layout }
+    }
+
+    pub(crate) fn at(&self, offset: usize) -> *mut u8 {
+        self.ptr.wrapping_add(offset)
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) }
+    }
+}
+
+fn heap_over(arena: &Arena, offset: usize, size: usize) -> Heap {
+    let mut heap = Heap::empty();
+    // SAFETY: the arena outlives the heap in every test and is used by nothing else.
+    unsafe { heap.add_region(arena.at(offset), size).unwrap() };
+    heap.check().unwrap();
+    heap
+}
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
+}
+
+#[test]
+fn alloc_free_returns_to_one_free_block() {
+    let arena = Arena::new(1 << 16);
+    let mut heap = heap_over(&arena, 0, 1 << 16);
+    let initial = heap.stats();
+    assert_eq!(initial.largest_free_block, Some(initial.free_bytes));
+    let mut blocks = Vec::new();
+    for i in 1..100 {
+        let l = layout(i * 7, 8);
+        let p = heap.allocate(l).unwrap();
+        assert_eq!(p.as_ptr() as usize % 16, 0);
+        blocks.push((p, l));
+        heap.check().unwrap();
+    }
+    let s = heap.stats();
+    assert_eq!(s.allocations, 99);
+    assert_eq!(s.bytes_in_use, (1..100).map(|i| i * 7).sum::<usize>());
+    // Free every other block, then the rest: the middle frees must coalesce.
+    for (p, l) in blocks.iter().step_by(2) {
+        // SAFETY: live block with its layout.
+        unsafe { heap.deallocate(*p, *l) };
+        heap.check().unwrap();
+    }
+    assert!(heap.stats().fragmentation_permille.unwrap() > 0);
+    for (p, l) in blocks.iter().skip(1).step_by(2) {
+        // SAFETY: live block with its layout.
+        unsafe { heap.deallocate(*p, *l) };
+        heap.check().unwrap();
+    }
+    // Small blocks wait in the front cache until flushed.
+    assert_eq!(heap.stats().free_bytes, initial.free_bytes);
+    heap.flush_cache();
+    heap.check().unwrap();
+    let end = heap.stats();
+    assert_eq!(end.bytes_in_use, 0);
+    assert_eq!(end.allocations, 0);
+    assert_eq!(end.total_allocations, 99);
+    assert_eq!(end.free_bytes, initial.free_bytes);
+    assert_eq!(end.largest_free_block, initial.largest_free_block);
+    assert_eq!(end.fragmentation_permille, Some(0));
+    assert!(end.peak_bytes >= s.bytes_in_use);
+}
+
+#[test]
+fn honours_alignment_up_to_a_page() {
+    let arena = Arena::new(1 << 18);
+    let mut heap = heap_over(&arena, 8, (1 << 18) - 8);
+    let mut blocks = Vec::new();
+    for shift in 0..=12 {
+        for size in [1, 24, 100, 5000] {
+            let l = layout(size, 1 << shift);
+            let p = heap.allocate(l).unwrap();
+            assert_eq!(
+                p.as_ptr() as usize % (1 << shift),
+                0,
+                "align {}",
+                1 << shift
+            );
+            blocks.push((p, l));
+            heap.check().unwrap();
+        }
+    }
+    for (p, l) in blocks {
+        // SAFETY: live block with its layout.
+        unsafe { heap.deallocate(p, l) };
+        heap.check().unwrap();
+    }
+    assert_eq!(heap.stats().bytes_in_use, 0);
+    heap.flush_cache();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
+
+#[test]
+fn realloc_grows_and_shrinks_in_place_and_keeps_contents() {
+    let arena = Arena::new(1 << 16);
+    let mut heap = heap_over(&arena, 0, 1 << 16);
+    let l = layout(64, 8);
+    let p = heap.allocate(l).unwrap();
+    // SAFETY: 64 bytes are ours.
+    unsafe { p.as_ptr().write_bytes(0xA5, 64) };
+    // Nothing above it is used: growth happens in place.
+    // SAFETY: live block with its layout.
+    let q = unsafe { heap.reallocate(p, l, 4000) }.unwrap();
+    assert_eq!(p, q);
+    heap.check().unwrap();
+    // SAFETY: the first 64 bytes were copied or kept.
+    assert!(
+        unsafe { core::slice::from_raw_parts(q.as_ptr(), 64) }
+            .iter()
+            .all(|&b| b == 0xA5)
+    );
+    let l = layout(4000, 8);
+    // Block the space above, then shrink: still in place.
+    let wall = heap.allocate(layout(16, 8)).unwrap();
+    // SAFETY: live block with its layout.
+    let r = unsafe { heap.reallocate(q, l, 10) }.unwrap();
+    assert_eq!(q, r);
+    heap.check().unwrap();
+    // Grow past the wall: must move, keeping the 10 bytes.
+    let l = layout(10, 8);
+    let before = heap.stats().total_allocations;
+    // SAFETY: live block with its layout.
+    let s = unsafe { heap.reallocate(r, l, 9000) }.unwrap();
+    assert_ne!(s, r);
+    assert_eq!(heap.stats().total_allocations, before + 1);
+    // SAFETY: the first 10 bytes were copied.
+    assert!(
+        unsafe { core::slice::from_raw_parts(s.as_ptr(), 10) }
+            .iter()
+            .all(|&b| b == 0xA5)
+    );
+    heap.check().unwrap();
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(s, layout(9000, 8));
+        heap.deallocate(wall, layout(16, 8));
+    }
+    heap.check().unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+    assert_eq!(heap.stats().allocations, 0);
+}
+
+#[test]
+fn failed_realloc_leaves_the_block_alone() {
+    let arena = Arena::new(4096);
+    let mut heap = heap_over(&arena, 0, 4096);
+    let l = layout(100, 8);
+    let p = heap.allocate(l).unwrap();
+    // SAFETY: live block with its layout.
+    assert!(unsafe { heap.reallocate(p, l, 1 << 20) }.is_none());
+    heap.check().unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 100);
+    // SAFETY: still live.
+    unsafe { heap.deallocate(p, l) };
+    heap.check().unwrap();
+}
+
+#[test]
+fn huge_and_overflowing_layouts_fail_without_panicking() {
+    let arena = Arena::new(4096);
+    let mut heap = heap_over(&arena, 0, 4096);
+    for (size, align) in [
+        (isize::MAX as usize, 1),
+        (isize::MAX as usize - 4096, 4096),
+        (1 << 40, 8),
+        (1, 1 << 40),
+        (chunk::MAX_REQUEST, 1 << 30),
+    ] {
+        assert!(
+            heap.allocate(layout(size, align)).is_none(),
+            "{size} {align}"
+        );
+    }
+    let l = layout(8, 8);
+    let p = heap.allocate(l).unwrap();
+    // SAFETY: live block with its layout; it stays live after each failure.
+    unsafe {
+        assert!(heap.reallocate(p, l, isize::MAX as usize).is_none());
+        assert!(heap.reallocate(p, l, usize::MAX).is_none());
+        heap.deallocate(p, l);
+    }
+    heap.check().unwrap();
+    assert!(Heap::region_size_for(layout(isize::MAX as usize, 1)).is_none());
+}
+
+#[test]
+fn empty_heap_fails_and_bad_regions_are_refused() {
+    let mut heap = Heap::empty();
+    assert!(heap.allocate(layout(1, 1)).is_none());
+    assert_eq!(
+        heap.stats(),
+        HeapStats {
+            largest_free_block: Some(0),
+            fragmentation_permille: Some(0),
+            ..HeapStats::default()
+        }
+    );
+    let arena = Arena::new(4096);
+    // SAFETY: the arena outlives the heap; refused regions are not touched.
+    unsafe {
+        assert_eq!(
+            heap.add_region(core::ptr::null_mut(), 4096),
+            Err(RegionError::Null)
+        );
+        assert!(matches!(
+            heap.add_region(arena.at(0), 40),
+            Err(RegionError::TooSmall { .. })
+        ));
+        assert_eq!(
+            heap.add_region(arena.at(16), usize::MAX),
+            Err(RegionError::Overflow)
+        );
+        assert_eq!(heap.extend(1024), Err(RegionError::Unsupported));
+        heap.add_region(arena.at(0), 2048).unwrap();
+        assert_eq!(
+            heap.add_region(arena.at(1024), 2048),
+            Err(RegionError::Overlaps)
+        );
+        assert_eq!(heap.add_region(arena.at(0), 16), Err(RegionError::Overlaps));
+    }
+    heap.check().unwrap();
+    assert_eq!(heap.stats().growth_events, 0);
+}
+
+#[test]
+fn adjacent_regions_merge_above_below_and_between() {
+    let arena = Arena::new(1 << 16);
+    let mut heap = Heap::empty();
+    let q = 1 << 14;
+    // SAFETY: four disjoint quarters of the arena, which outlives the heap.
+    unsafe {
+        heap.add_region(arena.at(q), q).unwrap();
+        // A block bigger than one quarter fails now...
+        assert!(heap.allocate(layout(q + 100, 8)).is_none());
+        heap.add_region(arena.at(2 * q), q).unwrap(); // above: merges
+        assert_eq!(heap.region_count(), 1);
+        heap.check().unwrap();
+        heap.add_region(arena.at(0), q - 100).unwrap(); // below, with a gap: separate
+        assert_eq!(heap.region_count(), 2);
+        heap.add_region(arena.at(3 * q + 8), q - 8).unwrap(); // above, with a gap
+        assert_eq!(heap.region_count(), 3);
+        heap.extend(0).unwrap_err();
+        heap.check().unwrap();
+    }
+    // ...and succeeds in the merged span.
+    let big = heap.allocate(layout(q + 100, 8)).unwrap();
+    heap.check().unwrap();
+    // SAFETY: fills the gaps exactly: [q-100, q) joins below-left and middle,
+    // [3q, 3q+8) joins middle and top.
+    unsafe {
+        heap.add_region(arena.at(q - 100), 100).unwrap();
+        heap.check().unwrap();
+        assert_eq!(heap.region_count(), 2);
+        heap.add_region(arena.at(3 * q), 8).unwrap_err(); // too small to stand alone
+    }
+    let s = heap.stats();
+    assert_eq!(s.growth_events, 4);
+    assert_eq!(s.total_bytes, 4 * q - 8);
+    // SAFETY: live block with its layout.
+    unsafe { heap.deallocate(big, layout(q + 100, 8)) };
+    heap.check().unwrap();
+    assert_eq!(heap.stats().bytes_in_use, 0);
+}
+
+#[test]
+fn extend_grows_the_top_region() {
+    let arena = Arena::new(1 << 14);
+    let mut heap = heap_over(&arena, 0, 4096);
+    assert!(heap.allocate(layout(6000, 8)).is_none());
+    // SAFETY: the next 12 KiB of the arena are unused.
+    unsafe { heap.extend(12 * 1024).unwrap() };
+    heap.check().unwrap();
+    assert_eq!(heap.region_count(), 1);
+    let p = heap.allocate(layout(6000, 8)).unwrap();
+    // SAFETY: live block.
+    unsafe { heap.deallocate(p, layout(6000, 8)) };
+    assert_eq!(
+        heap.stats().largest_free_block,
+        Some(heap.stats().free_bytes)
+    );
+}
+
+/// A tiny deterministic generator, so failures reproduce.
+pub(crate) struct XorShift(pub(crate) u64);
+
+impl XorShift {
+    pub(crate) fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn random_churn_keeps_every_invariant() {
+    let arena = Arena::new(1 << 18);
+    let mut heap = heap_over(&arena, 0, 1 << 18);
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut live: Vec<(NonNull<u8>, Layout, u8)> = Vec::new();
+    let steps = if cfg!(miri) { 300 } else { 20_000 };
+    for step in 0..steps {
+        match rng.below(10) {
+            0..=4 => {
+                let max = if rng.below(8) == 0 { 9000 } else { 300 };
+                let size = 1 + rng.below(max);
+                let align = 1 << rng.below(13);
+                let l = layout(size, align);
+                if let Some(p) = heap.allocate(l) {
+                    let tag = step as u8;
+                    // SAFETY: fresh block of `size` bytes.
+                    unsafe { p.as_ptr().write_bytes(tag, size) };
+                    live.push((p, l, tag));
+                }
+            }
+            5..=7 if !live.is_empty() => {
+                let (p, l, tag) = live.swap_remove(rng.below(live.len()));
+                // SAFETY: live block, filled with `tag`.
+                unsafe {
+                    assert!(
+                        core::slice::from_raw_parts(p.as_ptr(), l.size())
+                            .iter()
+                            .all(|&b| b == tag)
+                    );
+                    heap.deallocate(p, l);
+                }
+            }
+            _ if !live.is_empty() => {
+                let i = rng.below(live.len());
+                let (p, l, tag) = live[i];
+                let new_size = 1 + rng.below(6000);
+                // SAFETY: live block with its layout.
+                if let Some(q) = unsafe { heap.reallocate(p, l, new_size) } {
+                    // SAFETY: `q` holds `new_size` bytes, the first ones kept.
+                    unsafe {
+                        let kept = l.size().min(new_size);
+                        assert!(
+                            core::slice::from_raw_parts(q.as_ptr(), kept)
+                                .iter()
+                                .all(|&b| b == tag)
+                        );
+                        q.as_ptr().write_bytes(tag, new_size);
+                    }
+                    live[i] = (q, layout(new_size, l.align()), tag);
+                }
+            }
+            _ => {}
+        }
+        if step % 64 == 0 {
+            heap.check().unwrap();
+            assert_eq!(
+                heap.stats().bytes_in_use,
+                live.iter().map(|b| b.1.size()).sum::<usize>()
+            );
+        }
+    }
+    for (p, l, _) in live.drain(..) {
+        // SAFETY: live block with its layout.
+        unsafe { heap.deallocate(p, l) };
+    }
+    heap.check().unwrap();
+    heap.flush_cache();
+    heap.check().unwrap();
+    let s = heap.stats();
+    assert_eq!(
+        (s.bytes_in_use, s.allocations, s.fragmentation_permille),
+        (0, 0, Some(0))
+    );
+}
+
+mod locked {
+    use core::alloc::GlobalAlloc;
+    use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+    use super::*;
+
+    const CHUNK: usize = 16 * 1024;
+    static POOL: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
+    static POOL_USED: AtomicUsize = AtomicUsize::new(0);
+    static POOL_SIZE: AtomicUsize = AtomicUsize::new(0);
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Hands out the pool in consecutive 16 KiB pieces (so they merge), or
+    /// as many as the layout needs.
+    fn grow(layout: Layout) -> Option<(NonNull<u8>, usize)> {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        let want = Heap::region_size_for(layout)?.next_multiple_of(CHUNK);
+        let used = POOL_USED.load(Ordering::Relaxed);
+        if used + want > POOL_SIZE.load(Ordering::Relaxed) {
+            return None;
+        }
+        POOL_USED.store(used + want, Ordering::Relaxed);
+        NonNull::new(POOL.load(Ordering::Relaxed).wrapping_add(used)).map(|p| (p, want))
+    }
+
+    #[test]
+    fn grows_through_the_handler_until_it_gives_up() {
+        let pool = Arena::new(1 << 20);
+        POOL.store(pool.at(0), Ordering::Relaxed);
+        POOL_SIZE.store(1 << 20, Ordering::Relaxed);
+        let heap = LockedHeap::empty();
+        // SAFETY: the first piece of the pool; `grow` hands out the rest,
+        // all of which outlives `heap`.
+        unsafe {
+            heap.init(pool.at(0), CHUNK);
+            POOL_USED.store(CHUNK, Ordering::Relaxed);
+            heap.set_grow_handler(Some(grow));
+        }
+        let l = layout(1000, 8);
+        let mut blocks = Vec::new();
+        loop {
+            // SAFETY: non-zero size.
+            let p = unsafe { heap.alloc(l) };
+            if p.is_null() {
+                break;
+            }
+            blocks.push(p);
+        }
+        let s = heap.stats();
+        assert!(s.growth_events >= 50, "{s}");
+        assert!(
+            blocks.len() * 1000 > 900 * 1024,
+            "only {} blocks",
+            blocks.len()
+        );
+        // Consecutive pieces merged into one region.
+        assert_eq!(heap.lock().region_count(), 1);
+        heap.lock().check().unwrap();
+        // A big realloc grows too... once the pool is exhausted, it fails cleanly.
+        // SAFETY: `blocks[0]` is live with layout `l`.
+        let r = unsafe { heap.realloc(blocks[0], l, 1 << 22) };
+        assert!(r.is_null());
+        for p in blocks {
+            // SAFETY: live with layout `l`.
+            unsafe { heap.dealloc(p, l) };
+        }
+        let s = heap.stats();
+        assert_eq!((s.bytes_in_use, s.allocations), (0, 0));
+        assert_eq!(s.largest_free_block, Some(s.free_bytes));
+        assert!(CALLS.load(Ordering::Relaxed) > 50);
+    }
+
+    #[test]
+    fn without_a_handler_failure_is_null() {
+        let arena = Arena::new(4096);
+        // SAFETY: the arena outlives the heap.
+        let heap = unsafe { LockedHeap::new(arena.at(0), 4096).unwrap() };
+        // SAFETY: non-zero sizes.
+        unsafe {
+            assert!(heap.alloc(layout(8192, 8)).is_null());
+            assert!(heap.alloc(layout(1, 1 << 20)).is_null());
+            let p = heap.alloc_zeroed(layout(64, 64));
+            assert!(!p.is_null() && p as usize % 64 == 0);
+            assert!(core::slice::from_raw_parts(p, 64).iter().all(|&b| b == 0));
+            heap.dealloc(p, layout(64, 64));
+        }
+        assert!(format!("{heap:?}").contains("bytes_in_use: 0"));
+        assert!(heap.try_stats().is_some());
+    }
+}

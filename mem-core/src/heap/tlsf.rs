@@ -1,0 +1,775 @@
+//! The default allocator core: segregated fits over a TLSF index, boundary
+//! tags, immediate coalescing. Unsynchronised; [`LockedHeap`](super::LockedHeap)
+//! wraps it for `GlobalAlloc`.
+
+use core::alloc::Layout;
+use core::mem::MaybeUninit;
+use core::ptr::{self, NonNull};
+
+use super::bins::{self, Bins};
+use super::cache::Cache;
+use super::chunk::{self, GRANULE, MIN_CHUNK, WORD};
+use super::error::{CorruptionError, RegionError};
+use super::region::{self, MIN_FRESH_REGION, PROLOGUE};
+use super::stats::HeapStats;
+
+/// A heap over one or more memory regions, with no heap of its own.
+///
+/// Blocks carry a one-word header; payloads are 16-byte aligned. Free blocks
+/// sit in one of ~900 free lists: one per exact size below 1 KiB (segregated
+/// fits), then 16 per power of two (TLSF). A two-level bitmap finds the first
+/// non-empty list that fits in O(1). Frees merge with free neighbours at once,
+/// so free memory never splinters into adjacent pieces.
+///
+/// | operation | cost |
+/// |---|---|
+/// | [`allocate`](Self::allocate) | O(1), except when the only fitting blocks share the request's size class: then a walk of that one list |
+/// | [`deallocate`](Self::deallocate) | O(1) |
+/// | [`reallocate`](Self::reallocate) | O(1) in place (shrink, or grow into a free neighbour), else allocate + copy + free |
+/// | [`add_region`](Self::add_region) / [`extend`](Self::extend) | O(regions) |
+/// | [`stats`](Self::stats) | O(length of the largest size class's list) |
+#[derive(Debug)]
+pub struct Heap {
+    cache: Cache,
+    bins: Bins,
+    regions: *mut u8,
+    regions_added: usize,
+    counters: Counters,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    in_use: usize,
+    peak: usize,
+    free: usize,
+    arena: usize,
+    live: usize,
+    total: u64,
+    growth: u64,
+}
+
+// SAFETY: the heap owns the memory its raw pointers point into (callers of
+// `add_region` hand it over for good); nothing in it is tied to a thread.
+unsafe impl Send for Heap {}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl core::fmt::Debug for Bins {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Bins { .. }")
+    }
+}
+
+impl Heap {
+    /// A heap with no memory: every allocation fails until a region is added.
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self {
+            cache: Cache::new(),
+            bins: Bins::new(),
+            regions: region::EMPTY,
+            regions_added: 0,
+            counters: Counters {
+                in_use: 0,
+                peak: 0,
+                free: 0,
+                arena: 0,
+                live: 0,
+                total: 0,
+                growth: 0,
+            },
+        }
+    }
+
+    /// The region size that is always enough for `layout` to succeed when
+    /// added as a fresh, unmerged region, or `None` if no region can serve it.
+    /// A grow handler should return at least this much. O(1).
+    #[must_use]
+    pub const fn region_size_for(layout: Layout) -> Option<usize> {
+        let Some(need) = chunk::chunk_size_for(layout.size()) else {
+            return None;
+        };
+        let slack = if layout.align() > GRANULE {
+            layout.align() + MIN_CHUNK
+        } else {
+            0
+        };
+        let Some(n) = need.checked_add(slack) else {
+            return None;
+        };
+        n.checked_add(MIN_FRESH_REGION)
+    }
+
+    /// Hands `[start, start + size)` to the heap. If it touches a region the
+    /// heap already manages (either end), the two merge, so a block may span
+    /// both. O(number of regions).
+    ///
+    /// # Errors
+    /// [`RegionError`] if the region is null, wraps, overlaps a managed
+    /// region, or is too small; the heap is then unchanged.
+    ///
+    /// # Safety
+    /// The memory must be valid for reads and writes, not used by anything
+    /// else, and stay so for as long as this heap (or any allocation from it)
+    /// lives. A pointer into a merged region is derived from the lower
+    /// region's pointer, so adjacent regions must come from one provenance
+    /// (on real hardware: any memory; under Miri: one allocation).
+    pub unsafe fn add_region(&mut self, start: *mut u8, size: usize) -> Result<(), RegionError> {
+        if start.is_null() {
+            return Err(RegionError::Null);
+        }
+        let s = start as usize;
+        let e = s.checked_add(size).ok_or(RegionError::Overflow)?;
+        // SAFETY: the list holds live prologues only.
+        if region::Iter(self.regions).any(|n| unsafe { s < region::end(n) && region::start(n) < e })
+        {
+            return Err(RegionError::Overlaps);
+        }
+        // SAFETY: the list holds live prologues only.
+        let below = region::Iter(self.regions).find(|&n| unsafe { region::end(n) } == s);
+        let node = match below {
+            // SAFETY: `n` is live and the caller hands us [s, e).
+            Some(n) => unsafe { self.append(n, e, size)? },
+            // SAFETY: the caller hands us [s, e).
+            None => unsafe { self.fresh(start, e, size)? },
+        };
+        self.counters.arena += size;
+        if self.regions_added > 0 {
+            self.counters.growth += 1;
+        }
+        self.regions_added += 1;
+        // SAFETY: `node` is live; list entries are live prologues.
+        unsafe {
+            let top = region::end(node);
+            let above = region::Iter(self.regions).find(|&n| region::start(n) == top);
+            if let Some(above) = above {
+                self.join(node, above);
+            }
+        }
+        Ok(())
+    }
+
+    /// Grows the region with the highest end address by `additional` bytes
+    /// directly above it. O(number of regions).
+    ///
+    /// # Errors
+    /// As [`add_region`](Self::add_region); [`RegionError::Unsupported`] if
+    /// the heap has no region yet.
+    ///
+    /// # Safety
+    /// As [`add_region`](Self::add_region), for the `additional` bytes above
+    /// the current top.
+    pub unsafe fn extend(&mut self, additional: usize) -> Result<(), RegionError> {
+        // SAFETY: list entries are live prologues.
+        let top = region::Iter(self.regions)
+            .map(|n| unsafe { region::end(n) })
+            .max();
+        let Some(top) = top else {
+            return Err(RegionError::Unsupported);
+        };
+        let node = region::Iter(self.regions).find(|&n| unsafe {
+            // SAFETY: as above.
+            region::end(n) == top
+        });
+        let node = node.ok_or(RegionError::Unsupported)?;
+        // Derive the pointer from the region's own so it keeps its provenance.
+        // SAFETY: `node` is live.
+        let start = node.wrapping_add(top - node as usize);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.add_region(start, additional) }
+    }
+
+    /// Lays out a region that touches no other: prologue, one free chunk,
+    /// epilogue.
+    unsafe fn fresh(
+        &mut self,
+        start: *mut u8,
+        e: usize,
+        size: usize,
+    ) -> Result<*mut u8, RegionError> {
+        let s = start as usize;
+        let too_small = RegionError::TooSmall {
+            size,
+            min: MIN_FRESH_REGION,
+        };
+        let p = region::prologue_addr(s);
+        let first = p + PROLOGUE;
+        if e < first + MIN_CHUNK + WORD {
+            return Err(too_small);
+        }
+        let epi = region::epilogue_addr(e);
+        if epi < first + MIN_CHUNK {
+            return Err(too_small);
+        }
+        let node = start.wrapping_add(p - s);
+        let c = start.wrapping_add(first - s);
+        let epi_ptr = start.wrapping_add(epi - s);
+        // SAFETY: all three addresses lie in [s, e), which the caller hands us.
+        unsafe {
+            chunk::set_header(node, chunk::used_header(PROLOGUE, false));
+            region::set_start(node, s);
+            region::set_end(node, e);
+            region::set_next(node, self.regions);
+            chunk::set_header(epi_ptr, chunk::used_header(0, false));
+            chunk::set_header(c, chunk::used_header(epi - first, false));
+            self.free_chunk(c);
+        }
+        self.regions = node;
+        Ok(node)
+    }
+
+    /// Extends region `node` (which ends at `s`) up to `e`.
+    unsafe fn append(
+        &mut self,
+        node: *mut u8,
+        e: usize,
+        size: usize,
+    ) -> Result<*mut u8, RegionError> {
+        // SAFETY: `node` is live.
+        let old_end = unsafe { region::end(node) };
+        let old_epi = region::epilogue_addr(old_end);
+        let new_epi = region::epilogue_addr(e);
+        if new_epi < old_epi + MIN_CHUNK {
+            return Err(RegionError::TooSmall {
+                size,
+                min: MIN_CHUNK + GRANULE,
+            });
+        }
+        let n = node as usize;
+        let c = node.wrapping_add(old_epi - n);
+        let epi_ptr = node.wrapping_add(new_epi - n);
+        // SAFETY: the old epilogue is ours, the new one lies in the caller's
+        // region; the chunk between them is the caller's memory plus the
+        // old epilogue word.
+        unsafe {
+            let prev_free = chunk::prev_is_free(chunk::header(c));
+            chunk::set_header(epi_ptr, chunk::used_header(0, false));
+            chunk::set_header(c, chunk::used_header(new_epi - old_epi, prev_free));
+            region::set_end(node, e);
+            self.free_chunk(c);
+        }
+        Ok(node)
+    }
+
+    /// Merges region `above`, which starts where `node` ends, into `node`.
+    unsafe fn join(&mut self, node: *mut u8, above: *mut u8) {
+        // SAFETY: both nodes are live; the chunk made spans `node`'s epilogue,
+        // the gap up to `above`'s prologue, and that prologue.
+        unsafe {
+            let n = node as usize;
+            let epi = region::epilogue_addr(region::end(node));
+            let first_above = above as usize + PROLOGUE;
+            let c = node.wrapping_add(epi - n);
+            let prev_free = chunk::prev_is_free(chunk::header(c));
+            chunk::set_header(c, chunk::used_header(first_above - epi, prev_free));
+            region::set_end(node, region::end(above));
+            self.unlink_region(above);
+            self.free_chunk(c);
+        }
+    }
+
+    /// # Safety
+    /// `target` is in the region list.
+    unsafe fn unlink_region(&mut self, target: *mut u8) {
+        // SAFETY: list entries are live prologues.
+        unsafe {
+            if self.regions == target {
+                self.regions = region::next(target);
+                return;
+            }
+            let mut n = self.regions;
+            while !n.is_null() {
+                let next = region::next(n);
+                if next == target {
+                    region::set_next(n, region::next(target));
+                    return;
+                }
+                n = next;
+            }
+        }
+    }
+
+    /// Allocates a block for `layout`, or `None` if no free block fits.
+    /// Never panics, whatever the layout. O(1) (see the type's table).
+    #[inline]
+    pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let p = self.allocate_chunk(layout)?;
+        self.count_alloc(layout.size());
+        Some(p)
+    }
+
+    #[inline(always)]
+    fn count_alloc(&mut self, size: usize) {
+        let c = &mut self.counters;
+        c.in_use += size;
+        if c.in_use > c.peak {
+            c.peak = c.in_use;
+        }
+        c.live += 1;
+        c.total += 1;
+    }
+
+    #[inline(always)]
+    fn allocate_chunk(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let need = chunk::chunk_size_for(layout.size())?;
+        if layout.align() <= GRANULE {
+            if let Some(c) = self.cache.pop(need) {
+                self.counters.free -= need;
+                // SAFETY: a cached chunk is a used chunk of at least `need` bytes.
+                return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
+            }
+        }
+        match self.allocate_from_core(layout, need) {
+            Some(p) => Some(p),
+            None => self.flush_and_retry(layout, need),
+        }
+    }
+
+    /// Before giving up, returns cached chunks to the core, where they may
+    /// coalesce into a block that fits.
+    #[cold]
+    fn flush_and_retry(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
+        if self.cache.is_empty() {
+            return None;
+        }
+        self.flush_cache();
+        self.allocate_from_core(layout, need)
+    }
+
+    /// Returns every chunk of the front cache to the coalescing core.
+    /// O(cached chunks), at most a few hundred. Allocation does this itself
+    /// before failing; call it to make [`stats`](Self::stats) show the
+    /// coalesced picture.
+    pub fn flush_cache(&mut self) {
+        let mut cache = core::mem::replace(&mut self.cache, Cache::new());
+        cache.drain(|c, class_size| {
+            self.counters.free -= class_size;
+            // SAFETY: cached chunks are used chunks of this heap, at least
+            // their class size.
+            unsafe { self.free_chunk_guessing(c, class_size) };
+        });
+    }
+
+    #[inline(always)]
+    fn allocate_from_core(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
+        if layout.align() <= GRANULE {
+            let (c, size) = self.take(need)?;
+            // SAFETY: `take` returned a chunk removed from its list.
+            return Some(unsafe { self.carve(c, size, need, false) });
+        }
+        let align = layout.align();
+        let search = need.checked_add(align)?.checked_add(MIN_CHUNK)?;
+        if search > chunk::MAX_REQUEST {
+            return None;
+        }
+        let (c, size) = self.take(search)?;
+        let payload = c as usize + WORD;
+        let mut gap = payload.next_multiple_of(align) - payload;
+        if gap != 0 && gap < MIN_CHUNK {
+            // Too small to be a free chunk of its own: skip to the next boundary.
+            gap += align;
+        }
+        // SAFETY: `c` is a chunk removed from its list with `size >= search`;
+        // `gap + need <= size` by the choice of `search`.
+        unsafe {
+            if gap == 0 {
+                return Some(self.carve(c, size, need, false));
+            }
+            chunk::write_free(c, gap);
+            self.bins.push(bins::bin_of(gap), c);
+            self.counters.free += gap;
+            let rest = c.add(gap);
+            Some(self.carve(rest, size - gap, need, true))
+        }
+    }
+
+    /// Finds and unlinks a free chunk of at least `need` bytes.
+    ///
+    /// Exact classes: any chunk of the class fits. Otherwise the first
+    /// non-empty class above fits without looking at a chunk (reading a
+    /// chunk is a likely cache miss); only if there is none, the request's
+    /// own class is searched.
+    #[inline(always)]
+    fn take(&mut self, need: usize) -> Option<(*mut u8, usize)> {
+        let bin = bins::bin_of(need);
+        let exact = bins::is_exact(bin);
+        let head = self.bins.head(bin);
+        let (c, b) = if exact && !head.is_null() {
+            (head, bin)
+        } else if let Some(b) = self.bins.first_non_empty_from(bin + usize::from(!exact)) {
+            (self.bins.head(b), b)
+        } else {
+            let mut c = head;
+            loop {
+                if c.is_null() {
+                    return None;
+                }
+                // SAFETY: list members are free chunks.
+                unsafe {
+                    if chunk::size_of_header(chunk::header(c)) >= need {
+                        break;
+                    }
+                    c = chunk::next(c);
+                }
+            }
+            (c, bin)
+        };
+        // SAFETY: `c` is in list `b`.
+        let size = unsafe {
+            self.bins.unlink(b, c);
+            chunk::size_of_header(chunk::header(c))
+        };
+        self.counters.free -= size;
+        Some((c, size))
+    }
+
+    /// Turns the unlinked free chunk `c` of `size` bytes into a used chunk of
+    /// `need` bytes, freeing the tail if it can stand alone. Returns the payload.
+    ///
+    /// # Safety
+    /// `c` is an unlinked chunk of `size >= need` bytes whose neighbour above
+    /// is used and flagged `PREV_FREE`.
+    #[inline(always)]
+    unsafe fn carve(
+        &mut self,
+        c: *mut u8,
+        size: usize,
+        need: usize,
+        prev_free: bool,
+    ) -> NonNull<u8> {
+        let rest = size - need;
+        // SAFETY: all writes stay within [c, c + size] plus the next header.
+        unsafe {
+            if rest >= MIN_CHUNK {
+                chunk::set_header(c, chunk::used_header(need, prev_free));
+                let tail = c.add(need);
+                chunk::write_free(tail, rest);
+                self.bins.push(bins::bin_of(rest), tail);
+                self.counters.free += rest;
+            } else {
+                chunk::set_header(c, chunk::used_header(size, prev_free));
+                chunk::set_prev_free(c.add(size), false);
+            }
+            NonNull::new_unchecked(c.add(WORD))
+        }
+    }
+
+    /// Frees the used chunk `c`, merging it with free neighbours, and counts
+    /// its bytes as free.
+    ///
+    /// # Safety
+    /// `c` is a used chunk of this heap, not a prologue or epilogue.
+    #[inline(always)]
+    unsafe fn free_chunk(&mut self, c: *mut u8) {
+        // SAFETY: forwarded; MIN_CHUNK never exceeds a chunk's size.
+        unsafe { self.free_chunk_guessing(c, MIN_CHUNK) }
+    }
+
+    /// [`free_chunk`](Self::free_chunk), loading the header at `c + guess`
+    /// at the same time as `c`'s own: when the guess is the chunk's size (the
+    /// usual case: the size its layout asks for), the two likely cache
+    /// misses overlap instead of the second waiting for the first.
+    ///
+    /// # Safety
+    /// As `free_chunk`, and `guess` is at most the chunk's size.
+    #[inline(always)]
+    unsafe fn free_chunk_guessing(&mut self, c: *mut u8, guess: usize) {
+        // SAFETY: `c` and its neighbours are chunks of a live region; the
+        // boundary tags say which neighbours are free. `c + guess` lies in
+        // the chunk or is its neighbour's header: memory we own, read as
+        // `MaybeUninit` (volatile, so that the load is issued now) and only
+        // used when it is that header.
+        unsafe {
+            let guessed = c.add(guess).cast::<MaybeUninit<usize>>().read_volatile();
+            let h = chunk::header(c);
+            let own = chunk::size_of_header(h);
+            self.counters.free += own;
+            let mut start = c;
+            let mut size = own;
+            let next = c.add(own);
+            let nh = if own == guess { guessed.assume_init() } else { chunk::header(next) };
+            if chunk::is_free(nh) {
+                let ns = chunk::size_of_header(nh);
+                self.bins.unlink_sized(next, ns);
+                size += ns;
+            } else {
+                chunk::set_prev_free(next, true);
+            }
+            if chunk::prev_is_free(h) {
+                let ps = chunk::prev_size(c);
+                start = c.sub(ps);
+                self.bins.unlink_sized(start, ps);
+                size += ps;
+            }
+            chunk::write_free(start, size);
+            self.bins.push(bins::bin_of(size), start);
+        }
+    }
+
+    /// Frees a block. O(1).
+    ///
+    /// # Safety
+    /// `ptr` was returned by this heap for `layout` (or for a layout of the
+    /// same alignment whose size was later changed to `layout.size()` by
+    /// [`reallocate`](Self::reallocate)) and has not been freed since.
+    #[inline]
+    pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: per the caller, `ptr` is a live payload of this heap.
+        unsafe {
+            let guess = chunk::chunk_size_for(layout.size()).unwrap_or(MIN_CHUNK);
+            let c = ptr.as_ptr().sub(WORD);
+            if self.cache.push(c, guess) {
+                self.counters.free += guess;
+            } else {
+                self.free_chunk_guessing(c, guess);
+            }
+        }
+        self.counters.in_use -= layout.size();
+        self.counters.live -= 1;
+    }
+
+    /// Resizes a block, in place when the block or its free neighbour above
+    /// has room, else by allocate + copy + free. Returns `None` (and leaves
+    /// the block untouched) if no room is found.
+    ///
+    /// # Safety
+    /// As [`deallocate`](Self::deallocate) for `ptr` and `layout`.
+    pub unsafe fn reallocate(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let need = chunk::chunk_size_for(new_size)?;
+        // SAFETY: per the caller, `ptr` is a live payload of this heap.
+        let moved = unsafe { !self.resize_in_place(ptr.as_ptr().sub(WORD), need) };
+        let out = if moved {
+            // SAFETY: alignment is unchanged and was valid; size checked above.
+            let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+            let new = self.allocate_chunk(new_layout)?;
+            // SAFETY: both blocks are live, distinct, and hold at least the
+            // copied length; the old one is freed after the copy.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), layout.size().min(new_size));
+                let guess = chunk::chunk_size_for(layout.size()).unwrap_or(MIN_CHUNK);
+                self.free_chunk_guessing(ptr.as_ptr().sub(WORD), guess);
+            }
+            self.counters.total += 1;
+            new
+        } else {
+            ptr
+        };
+        let cnt = &mut self.counters;
+        cnt.in_use = cnt.in_use - layout.size() + new_size;
+        if cnt.in_use > cnt.peak {
+            cnt.peak = cnt.in_use;
+        }
+        Some(out)
+    }
+
+    /// Makes the used chunk `c` `need` bytes long without moving it, if it can.
+    ///
+    /// # Safety
+    /// `c` is a used chunk of this heap.
+    unsafe fn resize_in_place(&mut self, c: *mut u8, need: usize) -> bool {
+        // SAFETY: `c` and its neighbour above are chunks of a live region.
+        unsafe {
+            let h = chunk::header(c);
+            let size = chunk::size_of_header(h);
+            let prev_free = chunk::prev_is_free(h);
+            if need <= size {
+                let rest = size - need;
+                if rest >= MIN_CHUNK {
+                    chunk::set_header(c, chunk::used_header(need, prev_free));
+                    let tail = c.add(need);
+                    chunk::set_header(tail, chunk::used_header(rest, false));
+                    self.free_chunk(tail);
+                }
+                return true;
+            }
+            let next = c.add(size);
+            let nh = chunk::header(next);
+            if !chunk::is_free(nh) {
+                return false;
+            }
+            let ns = chunk::size_of_header(nh);
+            let total = size + ns;
+            if total < need {
+                return false;
+            }
+            self.bins.unlink_sized(next, ns);
+            self.counters.free -= ns;
+            self.carve(c, total, need, prev_free);
+            true
+        }
+    }
+
+    /// A snapshot of the counters, with the largest free block found by
+    /// walking the highest non-empty size class.
+    #[must_use]
+    pub fn stats(&self) -> HeapStats {
+        let c = self.counters;
+        let largest = self.largest_free_block();
+        HeapStats {
+            bytes_in_use: c.in_use,
+            peak_bytes: c.peak,
+            free_bytes: c.free,
+            total_bytes: c.arena,
+            allocations: c.live,
+            total_allocations: c.total,
+            growth_events: c.growth,
+            largest_free_block: Some(largest),
+            fragmentation_permille: Some(HeapStats::fragmentation_of(largest, c.free)),
+        }
+    }
+
+    /// Size of the largest free block (0 if none). O(length of the highest
+    /// non-empty size class).
+    #[must_use]
+    pub fn largest_free_block(&self) -> usize {
+        let cached = self.cache.largest();
+        let Some(bin) = self.bins.last_non_empty() else {
+            return cached;
+        };
+        let mut best = 0;
+        let mut c = self.bins.head(bin);
+        while !c.is_null() {
+            // SAFETY: list members are free chunks.
+            unsafe {
+                best = best.max(chunk::size_of_header(chunk::header(c)));
+                c = chunk::next(c);
+            }
+        }
+        best.max(cached)
+    }
+
+    /// Number of separate regions (merged regions count once). O(regions).
+    #[must_use]
+    pub fn region_count(&self) -> usize {
+        region::Iter(self.regions).count()
+    }
+
+    /// Walks every chunk of every region and every free list, checking the
+    /// boundary tags, that no two free chunks touch, that each free chunk is
+    /// in the list of its size class, and that the free-byte counter adds up.
+    /// O(chunks + free chunks): a debugging aid, not for hot paths.
+    ///
+    /// # Errors
+    /// The first inconsistency found.
+    pub fn check(&self) -> Result<(), CorruptionError> {
+        let fail = |addr: *mut u8, what| {
+            Err(CorruptionError {
+                addr: addr as usize,
+                what,
+            })
+        };
+        let mut free_in_regions = 0usize;
+        let mut free_chunks = 0usize;
+        let mut used_chunks = 0usize;
+        for node in region::Iter(self.regions) {
+            // SAFETY: list entries are live prologues; walking by header sizes
+            // stays inside the region while the tags are sane, which is
+            // checked at each step before moving on.
+            unsafe {
+                let end = region::end(node);
+                let epi = region::epilogue_addr(end);
+                let mut c = node;
+                let mut prev_was_free = false;
+                loop {
+                    let h = chunk::header(c);
+                    if chunk::prev_is_free(h) != prev_was_free {
+                        return fail(c, "PREV_FREE flag disagrees with the chunk below");
+                    }
+                    let size = chunk::size_of_header(h);
+                    if c as usize == epi {
+                        if size != 0 || chunk::is_free(h) {
+                            return fail(c, "epilogue is not a zero-sized used header");
+                        }
+                        break;
+                    }
+                    if size < MIN_CHUNK || c as usize + size > epi {
+                        return fail(c, "chunk size out of bounds");
+                    }
+                    let free = chunk::is_free(h);
+                    if !free {
+                        used_chunks += 1;
+                    }
+                    if free {
+                        if prev_was_free {
+                            return fail(c, "two adjacent free chunks");
+                        }
+                        if chunk::prev_size(c.add(size)) != size {
+                            return fail(c, "footer disagrees with header");
+                        }
+                        free_in_regions += size;
+                        free_chunks += 1;
+                    }
+                    prev_was_free = free;
+                    c = c.add(size);
+                }
+            }
+        }
+        let mut listed = 0usize;
+        let mut listed_bytes = 0usize;
+        for bin in 0..bins::BIN_COUNT {
+            let mut c = self.bins.head(bin);
+            let mut prev = ptr::null_mut();
+            while !c.is_null() {
+                // SAFETY: list members are free chunks (checked just below
+                // through their headers, which the region walk validated).
+                unsafe {
+                    let h = chunk::header(c);
+                    if !chunk::is_free(h) {
+                        return fail(c, "used chunk in a free list");
+                    }
+                    let size = chunk::size_of_header(h);
+                    if bins::bin_of(size) != bin {
+                        return fail(c, "free chunk in the wrong size class");
+                    }
+                    if chunk::prev(c) != prev {
+                        return fail(c, "broken backward link");
+                    }
+                    listed += 1;
+                    listed_bytes += size;
+                    if listed > free_chunks {
+                        return fail(c, "free lists hold more chunks than the regions");
+                    }
+                    prev = c;
+                    c = chunk::next(c);
+                }
+            }
+            if self.bins.head(bin).is_null() == self.bins.is_marked(bin) {
+                return fail(self.bins.head(bin), "bitmap disagrees with a free list");
+            }
+        }
+        if listed != free_chunks || listed_bytes != free_in_regions {
+            return fail(self.regions, "free chunk missing from the free lists");
+        }
+        let mut cached_bytes = 0usize;
+        let mut bad_cached = None;
+        self.cache.for_each(|c, class_size| {
+            // SAFETY: cached chunks are used chunks of this heap.
+            let h = unsafe { chunk::header(c) };
+            if chunk::is_free(h) || chunk::size_of_header(h) < class_size {
+                bad_cached = Some(c);
+            }
+            cached_bytes += class_size;
+        });
+        if let Some(c) = bad_cached {
+            return fail(c, "cached chunk is free or smaller than its class");
+        }
+        let mut cached_chunks = 0usize;
+        self.cache.for_each(|_, _| cached_chunks += 1);
+        if used_chunks != self.counters.live + cached_chunks + self.region_count() {
+            return fail(self.regions, "used chunks do not match live allocations");
+        }
+        if listed_bytes + cached_bytes != self.counters.free {
+            return fail(self.regions, "free-byte counter is off");
+        }
+        Ok(())
+    }
+}

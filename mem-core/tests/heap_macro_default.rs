@@ -1,0 +1,24 @@
+//! `global_allocator!` with the default backend, as the global allocator of
+//! this test binary.
+
+mod heap_macro_common;
+
+mem_core::global_allocator!(
+    /// The heap of this test.
+    static HEAP: Default,
+    init = init_heap
+);
+
+extern "C" fn before_main() {
+    init_heap(heap_macro_common::arena());
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static BEFORE_MAIN: extern "C" fn() = before_main;
+
+fn main() {
+    heap_macro_common::run(&HEAP, "heap_macro_default");
+    // The default backend knows its largest free block.
+    assert!(HEAP.stats().largest_free_block.is_some());
+}

@@ -1,0 +1,190 @@
+//! riscv64: boot on QEMU `virt` through OpenSBI.
+//!
+//! The runtime provides the entry code (stack, `.bss`), reads the device tree
+//! for the console, the power-off device and the memory map, builds the frame
+//! pool and heap from the usable RAM, and runs `main` on a stack of the
+//! configured size.
+
+mod entry;
+mod sbi;
+mod traps;
+mod uart;
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use fdt::Fdt;
+use mem_core::{FrameAllocator, FramePool, PhysAddr};
+use spin::Once;
+
+use crate::config::RuntimeConfig;
+use crate::exit::Exit;
+use traps::TrapFrame;
+
+/// The `sifive,test` device QEMU `virt` exits through (0 = not found).
+static FINISHER: AtomicUsize = AtomicUsize::new(0);
+const FINISHER_PASS: u32 = 0x5555;
+const FINISHER_FAIL: u32 = 0x3333;
+
+struct Boot {
+    config: &'static RuntimeConfig,
+    main: fn() -> Exit,
+}
+static BOOT: Once<Boot> = Once::new();
+
+/// Interrupt "vectors" the runtime dispatches: 0-15 are the `scause`
+/// interrupt codes (reserved for the runtime), 16 and up are external sources.
+pub(crate) const INTERRUPT_VECTORS: usize = 64;
+/// Everything up to here is a core-local interrupt the runtime owns.
+pub(crate) const LAST_RESERVED_VECTOR: usize = 32;
+
+/// Acknowledges an interrupt: core-local interrupts need no acknowledgement,
+/// and external ones are not enabled by the runtime yet.
+pub(crate) fn end_of_interrupt(_vector: usize) {}
+
+/// Handles an interrupt by its `scause` code.
+fn interrupt(code: u64, frame: &TrapFrame) {
+    crate::traps::dispatch_interrupt(code as usize, frame);
+}
+
+/// Whether `addr` has a mapping. Paging is off: every address is "mapped".
+fn is_mapped(_addr: u64) -> bool {
+    true
+}
+
+pub(crate) fn console_write(bytes: &[u8]) {
+    if !uart::write(bytes) {
+        for &b in bytes {
+            sbi::putchar(b);
+        }
+    }
+}
+
+pub(crate) fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    const SSTATUS_SIE: usize = 1 << 1;
+    let previous: usize;
+    // SAFETY: clearing sstatus.SIE only masks supervisor interrupts.
+    unsafe { core::arch::asm!("csrrc {0}, sstatus, {1}", out(reg) previous, in(reg) SSTATUS_SIE) };
+    let r = f();
+    if previous & SSTATUS_SIE != 0 {
+        // SAFETY: restores the interrupt-enable state we found.
+        unsafe { core::arch::asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE) };
+    }
+    r
+}
+
+/// Ends the run: through QEMU's test finisher (QEMU exits with 0 on pass and
+/// with the given code on fail), else through SBI system reset.
+pub(crate) fn exit(exit: Exit) -> ! {
+    let finisher = FINISHER.load(Ordering::Relaxed);
+    if finisher != 0 {
+        let value = match exit {
+            Exit::Success => FINISHER_PASS,
+            Exit::Failure => FINISHER_FAIL | (1 << 16),
+        };
+        // SAFETY: the device tree named this a sifive,test device; writing
+        // its register ends the machine.
+        unsafe { (finisher as *mut u32).write_volatile(value) };
+    }
+    sbi::shutdown(exit == Exit::Failure);
+    loop {
+        // SAFETY: waiting for an interrupt has no other effect.
+        unsafe { core::arch::asm!("wfi") };
+    }
+}
+
+/// The runtime's entry, called from `_start` through the code
+/// `#[unikernel::main]` generates.
+pub fn start(hart_id: usize, dtb: usize, config: &'static RuntimeConfig, main: fn() -> Exit) -> ! {
+    // SAFETY: OpenSBI passes the device tree's address in a1; it stays
+    // untouched (the memory map reserves it) for the life of the kernel.
+    let fdt = match unsafe { Fdt::from_ptr(dtb as *const u8) } {
+        Ok(fdt) => fdt,
+        Err(e) => crate::fatal(format_args!("invalid device tree at {dtb:#x}: {e:?}")),
+    };
+    init_devices(&fdt);
+    traps::init();
+    crate::logger::init(config.log_level());
+    log::debug!(
+        "hart {hart_id}, device tree at {dtb:#x} ({} bytes)",
+        fdt.total_size()
+    );
+
+    // Only the addresses of these linker-script symbols are taken.
+    let kernel = PhysAddr::new(core::ptr::addr_of!(entry::__kernel_start) as u64)
+        ..PhysAddr::new(core::ptr::addr_of!(entry::__kernel_end) as u64);
+    // SAFETY: as above, the blob lives at `dtb` for `total_size` bytes.
+    let blob = unsafe { core::slice::from_raw_parts(dtb as *const u8, fdt.total_size()) };
+    let (map, report) = match mem_riscv::dtb::memory_map_from_fdt(blob, kernel) {
+        Ok(r) => r,
+        Err(e) => crate::fatal(format_args!("cannot read memory from the device tree: {e}")),
+    };
+    log::info!("{report}");
+    // SAFETY: paging is off, so physical addresses are the addresses we use,
+    // and the usable regions are not used by anything else.
+    let pool = match unsafe { FramePool::new_in_place(&map, 0) } {
+        Ok(pool) => pool,
+        Err(e) => crate::fatal(format_args!("cannot build the frame allocator: {e}")),
+    };
+    crate::memory::install(pool, map.usable_bytes());
+
+    let heap_size = config.heap_size();
+    let heap = allocate_region(heap_size, "heap");
+    // SAFETY: the frames were just allocated for the heap alone and are
+    // accessible at their physical address.
+    unsafe { crate::heap::init(heap as *mut u8, heap_size as usize) };
+
+    BOOT.call_once(|| Boot { config, main });
+    let stack_size = config.stack_size();
+    let stack = allocate_region(stack_size, "stack");
+    entry::switch_stack(stack + stack_size as usize, run_main)
+}
+
+extern "C" fn run_main() -> ! {
+    let boot = BOOT
+        .get()
+        .expect("boot state is set before the stack switch");
+    log::debug!(
+        "running main on a {} KiB stack",
+        boot.config.stack_size() >> 10
+    );
+    crate::run(boot.main)
+}
+
+fn allocate_region(size: u64, what: &str) -> usize {
+    let frames = size.div_ceil(mem_core::FRAME_SIZE) as usize;
+    match crate::memory::with_frames(|p| p.allocate_contiguous(frames, 1)) {
+        Ok(range) => range.start_address().as_u64() as usize,
+        Err(e) => crate::fatal(format_args!(
+            "cannot allocate the {size}-byte {what}: {e} ({} bytes free)",
+            crate::memory::stats().free_bytes
+        )),
+    }
+}
+
+fn init_devices(fdt: &Fdt<'_>) {
+    let stdout = fdt.chosen().stdout();
+    let uart = stdout
+        .filter(|n| is_compatible(n, "ns16550a") || is_compatible(n, "ns16550"))
+        .or_else(|| fdt.find_compatible(&["ns16550a", "ns16550"]));
+    if let Some(node) = uart {
+        if let Some(region) = node.reg().and_then(|mut r| r.next()) {
+            let shift = node
+                .property("reg-shift")
+                .and_then(|p| p.as_usize())
+                .unwrap_or(0) as u32;
+            // SAFETY: the device tree describes a 16550 at this address, and
+            // the runtime is its only driver.
+            unsafe { uart::set(region.starting_address as usize, shift) };
+        }
+    }
+    if let Some(node) = fdt.find_compatible(&["sifive,test1", "sifive,test0"]) {
+        if let Some(region) = node.reg().and_then(|mut r| r.next()) {
+            FINISHER.store(region.starting_address as usize, Ordering::Relaxed);
+        }
+    }
+}
+
+fn is_compatible(node: &fdt::node::FdtNode<'_, '_>, name: &str) -> bool {
+    node.compatible()
+        .is_some_and(|c| c.all().any(|c| c == name))
+}

@@ -1,0 +1,86 @@
+//! Physical memory: the frame pool the runtime builds from the boot memory
+//! map, shared by the heap, the page tables and the application.
+//!
+//! ```no_run
+//! let s = unikernel::memory::stats();
+//! unikernel::println!("{} of {} KiB free", s.free_bytes / 1024, s.total_bytes / 1024);
+//! ```
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use mem_core::{FrameAllocError, FrameAllocator, FrameFreeError, FramePool, FrameRange, PhysFrame};
+use spin::Mutex;
+
+static FRAMES: Mutex<Option<FramePool<'static>>> = Mutex::new(None);
+static USABLE_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// A snapshot of the frame pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    /// Usable RAM reported by firmware, after normalisation, in bytes.
+    pub usable_bytes: u64,
+    /// Bytes the frame allocator manages (usable RAM minus its own metadata).
+    pub total_bytes: u64,
+    /// Bytes currently free.
+    pub free_bytes: u64,
+    /// Bytes of allocator metadata.
+    pub metadata_bytes: u64,
+}
+
+pub(crate) fn install(pool: FramePool<'static>, usable_bytes: u64) {
+    USABLE_BYTES.store(usable_bytes, Ordering::Relaxed);
+    *FRAMES.lock() = Some(pool);
+}
+
+/// Runs `f` with the frame pool locked.
+///
+/// # Panics
+/// If called before the runtime has built the pool (it always has by the time
+/// `main` runs).
+pub(crate) fn with_frames<R>(f: impl FnOnce(&mut FramePool<'static>) -> R) -> R {
+    crate::arch::without_interrupts(|| {
+        let mut guard = FRAMES.lock();
+        let pool = guard
+            .as_mut()
+            .expect("frame pool used before the runtime built it");
+        f(pool)
+    })
+}
+
+/// Statistics of the frame pool.
+pub fn stats() -> FrameStats {
+    let usable_bytes = USABLE_BYTES.load(Ordering::Relaxed);
+    crate::arch::without_interrupts(|| match FRAMES.lock().as_ref() {
+        Some(pool) => FrameStats {
+            usable_bytes,
+            total_bytes: pool.total_frames() as u64 * mem_core::FRAME_SIZE,
+            free_bytes: pool.free_frames() as u64 * mem_core::FRAME_SIZE,
+            metadata_bytes: pool.metadata_bytes() as u64,
+        },
+        None => FrameStats {
+            usable_bytes,
+            ..FrameStats::default()
+        },
+    })
+}
+
+/// Allocates one 4 KiB physical frame.
+pub fn allocate_frame() -> Result<PhysFrame, FrameAllocError> {
+    with_frames(|p| p.allocate_frame())
+}
+
+/// Returns a frame obtained from [`allocate_frame`].
+pub fn deallocate_frame(frame: PhysFrame) -> Result<(), FrameFreeError> {
+    with_frames(|p| p.deallocate_frame(frame))
+}
+
+/// Allocates `count` physically contiguous frames aligned to `align` frames
+/// (a power of two), e.g. for DMA buffers.
+pub fn allocate_contiguous(count: usize, align: usize) -> Result<FrameRange, FrameAllocError> {
+    with_frames(|p| p.allocate_contiguous(count, align))
+}
+
+/// Returns a run obtained from [`allocate_contiguous`].
+pub fn deallocate_contiguous(range: FrameRange) -> Result<(), FrameFreeError> {
+    with_frames(|p| p.deallocate_contiguous(range))
+}

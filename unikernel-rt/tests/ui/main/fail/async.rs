@@ -1,0 +1,4 @@
+#![no_main]
+
+#[unikernel::main]
+async fn main() {}

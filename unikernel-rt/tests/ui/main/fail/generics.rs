@@ -1,0 +1,4 @@
+#![no_main]
+
+#[unikernel::main]
+fn main<T: Default>() where T: Clone {}

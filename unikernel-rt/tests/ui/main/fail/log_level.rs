@@ -1,0 +1,4 @@
+#![no_main]
+
+#[unikernel::main(log_level = "verbose")]
+fn main() {}

@@ -1,0 +1,7 @@
+#![no_main]
+
+/// Docs are not part of the underlined item.
+#[unikernel::main]
+pub struct Main {
+    field: u32,
+}

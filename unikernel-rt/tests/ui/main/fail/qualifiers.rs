@@ -1,0 +1,4 @@
+#![no_main]
+
+#[unikernel::main]
+const unsafe extern "C" fn main() {}

@@ -1,0 +1,8 @@
+#![no_main]
+
+struct NoDebug;
+
+#[unikernel::main]
+fn main() -> Result<(), NoDebug> {
+    Ok(())
+}

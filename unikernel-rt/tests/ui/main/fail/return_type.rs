@@ -1,0 +1,6 @@
+#![no_main]
+
+#[unikernel::main]
+fn main() -> u32 {
+    0
+}

@@ -1,0 +1,4 @@
+#![no_main]
+
+#[unikernel::main]
+fn main() where u8: Copy {}

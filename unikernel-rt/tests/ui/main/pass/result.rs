@@ -1,0 +1,7 @@
+#[derive(Debug)]
+struct AppError;
+
+#[unikernel::main]
+fn main() -> Result<(), AppError> {
+    Ok(())
+}

@@ -1,0 +1,4 @@
+#[unikernel::main]
+fn main() -> ::core::result::Result<(), core::fmt::Error> {
+    Ok(())
+}

@@ -1,0 +1,2 @@
+#[unikernel::main]
+fn main() -> () {}
