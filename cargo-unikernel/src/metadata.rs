@@ -1,5 +1,27 @@
 //! The workspace as `cargo metadata` describes it, and the
 //! `[package.metadata.unikernel]` tables of its kernel packages.
+//!
+//! A kernel package is one that depends on `unikernel-rt` and has a binary.
+//! Its manifest may say:
+//!
+//! ```toml
+//! [package.metadata.unikernel]
+//! memory = "256M"          # defaults for `cargo unikernel run` and the tests
+//! smp = 1
+//! timeout = 60             # seconds; 0 = none
+//! qemu-args = []
+//!
+//! [[package.metadata.unikernel.test]]
+//! name = "boots"                     # default: test-N
+//! expect-exit = "success"            # or "failure" (panic, Err from main)
+//! expect-output = ["^hello, sum = 499500$", "frames: \\d+"]  # regexes, matched in order
+//! forbid-output = ["panicked"]       # no line may match
+//! targets = ["x86_64-bios", "x86_64-uefi", "riscv64"]     # default: all three
+//! features = []                      # cargo features of this test's build
+//! # memory, smp, timeout and qemu-args as above (qemu-args are appended)
+//! ```
+//!
+//! Unknown keys are errors, so a misspelt setting cannot be silently ignored.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -24,7 +24,7 @@ use mem_core::{FrameAllocator, FramePool, FrameRange, MemoryMap, PhysFrame, Regi
 const N: usize = 262_144;
 /// Physical base of the managed GiB (frame numbers for peers are offsets).
 const BASE: u64 = 1 << 30;
-const SEED: u64 = 0x5eed_f4a3_e5;
+const SEED: u64 = 0x5eed_f4a3_e5a1_7c01;
 
 /// One allocator under test, in frame offsets `0..N`.
 trait Peer {
@@ -162,7 +162,7 @@ impl Peer for Stack {
     #[inline]
     fn free(&mut self, f: usize) {
         assert!(
-            f < self.current && !self.recycled.iter().any(|&v| v == f),
+            f < self.current && !self.recycled.contains(&f),
             "double free"
         );
         self.recycled.push(f);
@@ -183,17 +183,22 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
-        Self { next: 0, stack: Vec::with_capacity(N) }
+        Self {
+            next: 0,
+            stack: Vec::with_capacity(N),
+        }
     }
 }
 
 impl Peer for Harness {
     #[inline]
     fn alloc(&mut self) -> Option<usize> {
-        self.stack.pop().or_else(|| (self.next < N).then(|| {
-            self.next += 1;
-            self.next - 1
-        }))
+        self.stack.pop().or_else(|| {
+            (self.next < N).then(|| {
+                self.next += 1;
+                self.next - 1
+            })
+        })
     }
     #[inline]
     fn free(&mut self, f: usize) {
@@ -377,7 +382,9 @@ fn bench(c: &mut Criterion) {
         g.bench_function("stack", |b| b.iter_custom(|n| ch.run(&mut stack, n)));
         let mut harness = Harness::new();
         let mut ch = Churn::setup(&mut harness);
-        g.bench_function("harness_only", |b| b.iter_custom(|n| ch.run(&mut harness, n)));
+        g.bench_function("harness_only", |b| {
+            b.iter_custom(|n| ch.run(&mut harness, n))
+        });
         g.finish();
     }
     {
@@ -451,7 +458,10 @@ fn probe(spec: &str) {
     let (trace, peer, iters) = (
         parts.next().unwrap_or(""),
         parts.next().unwrap_or(""),
-        parts.next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
+        parts
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0),
     );
     fn go<P: Peer>(p: &mut P, trace: &str, iters: u64) -> Duration {
         match trace {

@@ -3,7 +3,7 @@
 //!
 //! - `random_actions/<max size>[ realloc]/<allocator>`: criterion, one element
 //!   per action, modelled on talc's `random_actions` (3/7 alloc, 3/7 free
-//!   once 300 blocks are live, 1/7 realloc to up to 3x the maximum size;
+//!   once 300 blocks are live, all frees above 1000, 1/7 realloc to up to 3x the maximum size;
 //!   sizes biased low, alignments mostly 8 with a tail up to 2^k).
 //! - Heap efficiency (talc's `heap_efficiency`: percentage of the arena in
 //!   use at the first failure) and alloc+free latency percentiles: measured
@@ -27,6 +27,10 @@ use mem_core::heap::backends::{EmbeddedLlffHeap, EmbeddedTlsfHeap, LinkedListHea
 
 const ARENA: usize = 256 << 20;
 const MIN_LIVE: usize = 300;
+/// talc's trace is a random walk above 300 live blocks and drifts without
+/// bound over long runs (until the arena is full and actions fail cheaply):
+/// above this many, an allocation turns into a free.
+const MAX_LIVE: usize = 1000;
 const SEED: u64 = 0x05EE_D0FA_110C;
 
 /// A page-aligned arena from the system allocator, reused by every allocator.
@@ -237,7 +241,7 @@ impl<'a> Trace<'a> {
                 let new_size = 1 + self.rng.below(self.max * 3 - 1);
                 self.realloc(i, new_size);
             }
-        } else if action < 3 || self.live.len() < MIN_LIVE {
+        } else if (action < 3 && self.live.len() < MAX_LIVE) || self.live.len() < MIN_LIVE {
             let size = self.rng.size(self.max);
             let align = self.rng.align();
             self.alloc(Layout::from_size_align(size, align).unwrap());
@@ -391,12 +395,13 @@ fn print_untimed_tables(arena: &Arena) {
     println!("\n| allocator | efficiency 200 B | efficiency 30 kB | alloc+free p50 | p99 |");
     println!("|---|---|---|---|---|");
     for a in ALLOCATORS {
-        // Small arenas keep the list-walking peers quick; efficiency is a ratio.
-        let h = (a.make)(arena.0, 4 << 20);
-        let small = heap_efficiency(&*h, 4 << 20, 200, 8);
+        // Arenas sized like talc's (128 MiB for large blocks); 8 MiB for
+        // 200 B keeps the list-walking peers quick.
+        let h = (a.make)(arena.0, 8 << 20);
+        let small = heap_efficiency(&*h, 8 << 20, 200, 8);
         drop(h);
-        let h = (a.make)(arena.0, 32 << 20);
-        let large = heap_efficiency(&*h, 32 << 20, 30_000, 8);
+        let h = (a.make)(arena.0, 128 << 20);
+        let large = heap_efficiency(&*h, 128 << 20, 30_000, 8);
         drop(h);
         let h = (a.make)(arena.0, ARENA);
         let (p50, p99) = latency(&*h, per_ns);

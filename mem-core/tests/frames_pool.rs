@@ -113,9 +113,10 @@ fn longer_storage_is_left_alone_past_the_metadata() {
     let map = usable(&[(0, 1 << 20)]);
     let needed = FramePool::metadata_words(&map);
     let mut st = vec![7u64; needed + 3];
-    let pool = FramePool::new(&map, &mut st).unwrap();
-    assert_eq!(pool.metadata_bytes(), needed * 8);
-    drop(pool);
+    {
+        let pool = FramePool::new(&map, &mut st).unwrap();
+        assert_eq!(pool.metadata_bytes(), needed * 8);
+    }
     assert_eq!(st[needed..], [7, 7, 7]);
 }
 
@@ -425,11 +426,13 @@ fn in_place_errors() {
     let err = unsafe { FramePool::new_in_place(&empty, 0) }.unwrap_err();
     assert!(matches!(err, FramePoolInitError::NoRoomForMetadata { .. }));
     let map = usable(&[(0x1000, F)]);
-    // SAFETY: the offset makes the metadata address overflow, which is
-    // checked before any memory is touched.
-    let err = unsafe { FramePool::new_in_place(&map, u64::MAX) }.unwrap_err();
-    assert!(
-        matches!(err, FramePoolInitError::MetadataUnaddressable { .. }),
-        "{err:?}"
-    );
+    for offset in [u64::MAX, u64::MAX - 0x1100, 0u64.wrapping_sub(0x1000)] {
+        // SAFETY: each offset makes the metadata address misaligned, wrap
+        // past 2^64 or null, which is checked before any memory is touched.
+        let err = unsafe { FramePool::new_in_place(&map, offset) }.unwrap_err();
+        assert!(
+            matches!(err, FramePoolInitError::MetadataUnaddressable { .. }),
+            "{err:?}"
+        );
+    }
 }

@@ -33,6 +33,18 @@ pub(crate) fn emergency_print(args: fmt::Arguments<'_>) {
     let _ = ConsoleWriter.write_fmt(args);
 }
 
+/// Releases the console lock held by code that will never run again.
+///
+/// # Safety
+/// The holder of the lock must be abandoned (its stack discarded).
+#[cfg(target_os = "none")]
+pub(crate) unsafe fn force_unlock() {
+    if CONSOLE.is_locked() {
+        // SAFETY: forwarded from the caller: the owner is gone.
+        unsafe { CONSOLE.force_unlock() };
+    }
+}
+
 /// Prints to the serial console.
 ///
 /// ```

@@ -13,8 +13,11 @@ mod harness;
 pub mod heap;
 mod logger;
 pub mod memory;
+#[cfg(target_os = "none")]
 mod rt;
 pub mod traps;
+#[cfg(target_os = "none")]
+pub mod vm;
 
 #[cfg(target_os = "none")]
 pub(crate) use rt::{fatal, run};

@@ -8,10 +8,16 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use mem_core::{FrameAllocError, FrameAllocator, FrameFreeError, FramePool, FrameRange, PhysFrame};
-use spin::Mutex;
+use mem_core::{
+    FrameAllocError, FrameAllocator, FrameFreeError, FramePool, FrameRange, MemoryMap, PhysAddr,
+    PhysFrame,
+};
+pub use mem_core::{MemoryRegion, NormalizeReport, RegionKind};
+use spin::{Mutex, Once};
 
 static FRAMES: Mutex<Option<FramePool<'static>>> = Mutex::new(None);
+static MEMORY_MAP: Once<MemoryMap> = Once::new();
+static BOOT_REPORT: Once<NormalizeReport> = Once::new();
 static USABLE_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// A snapshot of the frame pool.
@@ -27,9 +33,38 @@ pub struct FrameStats {
     pub metadata_bytes: u64,
 }
 
-pub(crate) fn install(pool: FramePool<'static>, usable_bytes: u64) {
-    USABLE_BYTES.store(usable_bytes, Ordering::Relaxed);
+/// Records the normalised memory map, what normalising the firmware's map
+/// changed, and the pool built from it.
+pub(crate) fn install(pool: FramePool<'static>, map: MemoryMap, report: NormalizeReport) {
+    USABLE_BYTES.store(map.usable_bytes(), Ordering::Relaxed);
+    MEMORY_MAP.call_once(|| map);
+    BOOT_REPORT.call_once(|| report);
     *FRAMES.lock() = Some(pool);
+}
+
+/// The normalised boot memory map: every region firmware described, after
+/// the runtime reserved its own image, page tables and boot data. Empty
+/// before the runtime has read it.
+pub fn regions() -> impl Iterator<Item = MemoryRegion> {
+    MEMORY_MAP
+        .get()
+        .into_iter()
+        .flat_map(|m| m.regions().copied())
+}
+
+/// What the runtime changed when it normalised the firmware's memory map
+/// (dropped entries, trimmed partial frames, reserved overlaps), as logged at
+/// boot.
+pub fn normalize_report() -> Option<NormalizeReport> {
+    BOOT_REPORT.get().copied()
+}
+
+/// Whether `[start, end)` overlaps usable RAM.
+pub(crate) fn overlaps_usable(start: PhysAddr, end: PhysAddr) -> bool {
+    MEMORY_MAP.get().is_some_and(|m| {
+        m.usable()
+            .any(|r| r.start_address() < end && start < r.end.start_address())
+    })
 }
 
 /// Runs `f` with the frame pool locked.

@@ -16,6 +16,9 @@ pub(crate) fn run(main: fn() -> Exit) -> ! {
         frames.free_bytes >> 20,
         crate::heap::stats().total_bytes >> 10,
     );
+    if cfg!(feature = "harness") {
+        crate::harness::run_all();
+    }
     let status = main();
     log::debug!("main returned: {status:?}");
     crate::arch::exit(status)
@@ -31,9 +34,9 @@ pub(crate) fn fatal(args: fmt::Arguments<'_>) -> ! {
     crate::arch::exit(Exit::Failure)
 }
 
-#[cfg(target_os = "none")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    crate::harness::on_panic(info);
     if FAILING.swap(true, Ordering::SeqCst) {
         // A panic while reporting a panic or fatal error: say so once, and
         // stop before recursing again.

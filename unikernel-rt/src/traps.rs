@@ -137,8 +137,7 @@ static GUARDS: Mutex<[Option<Guard>; MAX_GUARDS]> = Mutex::new([None; MAX_GUARDS
 
 /// Records that `[guard_start, stack_bottom)` is an unmapped guard below a
 /// stack, so that faults there are reported as stack overflows.
-// riscv64 has guard pages only once it runs with paging on.
-#[cfg_attr(any(not(target_os = "none"), target_arch = "riscv64"), allow(dead_code))]
+#[cfg(target_os = "none")]
 pub(crate) fn register_stack_guard(guard_start: u64, stack_bottom: u64) {
     let mut guards = GUARDS.lock();
     if let Some(slot) = guards.iter_mut().find(|g| g.is_none()) {
@@ -153,7 +152,7 @@ pub(crate) fn register_stack_guard(guard_start: u64, stack_bottom: u64) {
 }
 
 /// The stack-overflow fault for a faulting address inside a known guard.
-#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+#[cfg(target_os = "none")]
 pub(crate) fn stack_overflow_at(addr: u64) -> Option<FaultKind> {
     // The lock may be held by the code that overflowed; a fault path cannot wait.
     let guards = GUARDS.try_lock()?;
@@ -168,21 +167,43 @@ pub(crate) fn stack_overflow_at(addr: u64) -> Option<FaultKind> {
 }
 
 /// Reports a fatal fault and ends the run with failure.
-#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+#[cfg(target_os = "none")]
 pub(crate) fn fault(report: FaultReport, frame: &dyn fmt::Display) -> ! {
     let kind = match report.kind {
         FaultKind::PageFault { addr, .. } => stack_overflow_at(addr).unwrap_or(report.kind),
         other => other,
     };
-    crate::console::emergency_print(format_args!(
-        "\nfatal: {kind}\n  at ip={:#x} sp={:#x}\n{frame}\n",
-        report.ip, report.sp
-    ));
+    let details = Details {
+        kind,
+        report,
+        frame,
+    };
+    crate::harness::on_fault(&kind, &details);
+    crate::console::emergency_print(format_args!("\nfatal: {details}\n"));
     crate::arch::exit(crate::Exit::Failure)
 }
 
+/// The printed form of a fault: kind, location, registers.
+#[cfg(target_os = "none")]
+struct Details<'a> {
+    kind: FaultKind,
+    report: FaultReport,
+    frame: &'a dyn fmt::Display,
+}
+
+#[cfg(target_os = "none")]
+impl fmt::Display for Details<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}\n  at ip={:#x} sp={:#x}\n{}",
+            self.kind, self.report.ip, self.report.sp, self.frame
+        )
+    }
+}
+
 /// Reports a breakpoint; execution continues after it.
-#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+#[cfg(target_os = "none")]
 pub(crate) fn breakpoint(ip: u64, _frame: &dyn fmt::Display) {
     log::info!("breakpoint at {ip:#x}, continuing");
 }
@@ -233,7 +254,7 @@ pub fn set_interrupt_handler(
 }
 
 /// Calls the application's handler for `vector`, if any.
-#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+#[cfg(target_os = "none")]
 pub(crate) fn dispatch_interrupt(vector: usize, _frame: &dyn fmt::Display) {
     let raw = HANDLERS
         .get(vector)

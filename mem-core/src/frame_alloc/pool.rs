@@ -29,8 +29,9 @@ pub enum FramePoolInitError {
         /// Bytes the metadata needs.
         needed_bytes: usize,
     },
-    /// The metadata's physical address plus the given offset overflows the
-    /// address space ([`FramePool::new_in_place`]).
+    /// The metadata's physical address plus the given offset is null,
+    /// misaligned for `u64`, or wraps past the end of the address space
+    /// ([`FramePool::new_in_place`]).
     MetadataUnaddressable {
         /// Physical address of the metadata.
         phys: PhysAddr,
@@ -180,7 +181,15 @@ impl<'a> FramePool<'a> {
     /// Builds a pool that keeps its metadata in usable memory taken from
     /// `map` itself: the tail of the largest usable range (the lowest, among
     /// equals), which is then no longer managed. The metadata is accessed at
-    /// its physical address plus `phys_offset`.
+    /// its physical address plus `phys_offset`, modulo 2^64 (0 before paging
+    /// on RISC-V; the bootloader's physical-memory offset on x86_64).
+    ///
+    /// The frames taken are reported by
+    /// [`metadata_frames`](Self::metadata_frames): about 33 KiB per GiB
+    /// managed, so [`total_frames`](FrameAllocator::total_frames) is the
+    /// usable frames of `map` minus those.
+    ///
+    /// Complexity: as [`new`](Self::new).
     ///
     /// # Errors
     /// As [`new`](Self::new), and
@@ -230,11 +239,14 @@ impl<'a> FramePool<'a> {
                 continue;
             }
             let phys = carve.start_address();
-            let virt = phys
-                .as_u64()
-                .checked_add(phys_offset)
-                .and_then(|v| v.checked_add(frames * FRAME_SIZE).map(|_| v))
-                .ok_or(FramePoolInitError::MetadataUnaddressable { phys, phys_offset })?;
+            // Wrapping: an offset that maps memory below its physical
+            // address is 2^64 minus the distance. Only the slice itself
+            // must not wrap around the address space.
+            let virt = phys.as_u64().wrapping_add(phys_offset);
+            let aligned = virt % core::mem::align_of::<u64>() as u64 == 0;
+            if virt.checked_add(frames * FRAME_SIZE).is_none() || virt == 0 || !aligned {
+                return Err(FramePoolInitError::MetadataUnaddressable { phys, phys_offset });
+            }
             // SAFETY: the caller guarantees that usable memory, which `carve`
             // is part of, is RAM accessible at phys + phys_offset, unused
             // elsewhere and unaliased for 'static. The carved frames leave
@@ -565,7 +577,9 @@ impl FrameAllocator for FramePool<'_> {
         let mut w = self.hint;
         let mut word = self.layout.frames.word(self.s, w);
         if word == 0 {
-            let i = self.layout.frames
+            let i = self
+                .layout
+                .frames
                 .find_first(self.s)
                 .ok_or(FrameAllocError::OutOfFrames)?;
             w = i / 64;

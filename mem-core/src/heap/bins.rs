@@ -28,13 +28,17 @@ const _: () = assert!(WORDS <= 64, "the summary word must cover every bitmap wor
 /// O(1): one leading-zero count.
 #[inline(always)]
 pub(crate) fn bin_of(size: usize) -> usize {
-    if size < SMALL_LIMIT {
-        size / GRANULE
-    } else {
-        let log2 = usize::BITS - 1 - size.leading_zeros();
-        let sub = (size >> (log2 - SUB_BITS)) & (SUB_CLASSES - 1);
-        SMALL_BINS + (log2 - SMALL_LIMIT_LOG2) as usize * SUB_CLASSES + sub
-    }
+    // Both candidates, then a branch-free select: with mixed small and large
+    // blocks the `size < SMALL_LIMIT` branch is a coin toss, and this runs a
+    // few times per operation.
+    let small = size / GRANULE;
+    let log2 = usize::BITS - 1 - (size | 1).leading_zeros();
+    let sub = (size >> log2.saturating_sub(SUB_BITS)) & (SUB_CLASSES - 1);
+    let large = SMALL_BINS
+        .wrapping_add((log2.wrapping_sub(SMALL_LIMIT_LOG2) as usize).wrapping_mul(SUB_CLASSES))
+        .wrapping_add(sub);
+    let is_small = usize::from(size < SMALL_LIMIT).wrapping_neg();
+    (small & is_small) | (large & !is_small)
 }
 
 /// Whether every chunk in `bin` is at least as large as every chunk of the
@@ -46,10 +50,10 @@ pub(crate) fn is_exact(bin: usize) -> bool {
 
 /// Free-list heads plus a bitmap of the non-empty ones.
 pub(crate) struct Bins {
-    /// Bit `i % 64` of `words[i / 64]` is set iff `heads[i]` is non-null.
-    words: [u64; WORDS],
     /// Bit `w` is set iff `words[w] != 0`.
     summary: u64,
+    /// Bit `i % 64` of `words[i / 64]` is set iff `heads[i]` is non-null.
+    words: [u64; WORDS],
     heads: [*mut u8; BIN_COUNT],
 }
 

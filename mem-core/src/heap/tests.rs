@@ -491,3 +491,69 @@ mod locked {
         assert!(heap.try_stats().is_some());
     }
 }
+
+#[test]
+fn front_cache_reuses_small_blocks_and_never_causes_failure() {
+    let arena = Arena::new(1 << 14);
+    let mut heap = heap_over(&arena, 0, 1 << 14);
+    let l = layout(40, 8);
+    let p = heap.allocate(l).unwrap();
+    // SAFETY: live block with its layout.
+    unsafe { heap.deallocate(p, l) };
+    heap.check().unwrap();
+    // Same size class: the cached chunk comes straight back.
+    assert_eq!(heap.allocate(layout(33, 16)), Some(p));
+    // SAFETY: live block with its (new) layout.
+    unsafe { heap.deallocate(p, layout(33, 16)) };
+    // Fill the heap with small blocks and free them all (many wait in the
+    // cache, uncoalesced); then ask for nearly all free memory as one block:
+    // the cache must be flushed and coalesced to serve it.
+    let mut blocks = Vec::new();
+    while let Some(b) = heap.allocate(layout(100, 8)) {
+        blocks.push(b);
+    }
+    for b in blocks {
+        // SAFETY: live blocks with their layout.
+        unsafe { heap.deallocate(b, layout(100, 8)) };
+    }
+    heap.check().unwrap();
+    assert!(heap.stats().fragmentation_permille.unwrap() > 0, "cached blocks are not coalesced yet");
+    let free = heap.stats().free_bytes;
+    let big = layout(free - 64, 8);
+    let p = heap.allocate(big).expect("cache flushed before failing");
+    heap.check().unwrap();
+    // SAFETY: live block with its layout.
+    unsafe { heap.deallocate(p, big) };
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
+
+#[test]
+fn realloc_slides_down_into_a_free_neighbour() {
+    let arena = Arena::new(1 << 14);
+    let mut heap = heap_over(&arena, 0, 1 << 14);
+    // Too big for the front cache, so freeing `a` coalesces at once.
+    let (la, lb) = (layout(1000, 8), layout(600, 8));
+    let a = heap.allocate(la).unwrap();
+    let b = heap.allocate(lb).unwrap();
+    let wall = heap.allocate(layout(600, 8)).unwrap();
+    // SAFETY: `b` holds 600 bytes; `a` is live with its layout.
+    unsafe {
+        b.as_ptr().write_bytes(0x5A, 600);
+        heap.deallocate(a, la);
+    }
+    // `b` cannot grow upwards (the wall) but fits into `a`'s space plus its own.
+    // SAFETY: `b` is live with its layout.
+    let moved = unsafe { heap.reallocate(b, lb, 1400) }.unwrap();
+    assert_eq!(moved, a);
+    heap.check().unwrap();
+    // SAFETY: the first 600 bytes were moved down.
+    assert!(unsafe { core::slice::from_raw_parts(moved.as_ptr(), 600) }.iter().all(|&x| x == 0x5A));
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(moved, layout(1400, 8));
+        heap.deallocate(wall, layout(600, 8));
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}

@@ -30,11 +30,11 @@ use super::stats::HeapStats;
 /// | [`stats`](Self::stats) | O(length of the largest size class's list) |
 #[derive(Debug)]
 pub struct Heap {
-    cache: Cache,
+    counters: Counters,
     bins: Bins,
+    cache: Cache,
     regions: *mut u8,
     regions_added: usize,
-    counters: Counters,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -69,8 +69,8 @@ impl Heap {
     #[must_use]
     pub const fn empty() -> Self {
         Self {
-            cache: Cache::new(),
             bins: Bins::new(),
+            cache: Cache::new(),
             regions: region::EMPTY,
             regions_added: 0,
             counters: Counters {
@@ -545,23 +545,32 @@ impl Heap {
         new_size: usize,
     ) -> Option<NonNull<u8>> {
         let need = chunk::chunk_size_for(new_size)?;
-        // SAFETY: per the caller, `ptr` is a live payload of this heap.
-        let moved = unsafe { !self.resize_in_place(ptr.as_ptr().sub(WORD), need) };
-        let out = if moved {
+        let guess = chunk::chunk_size_for(layout.size()).unwrap_or(MIN_CHUNK);
+        // SAFETY: per the caller, `ptr` is a live payload of this heap, whose
+        // chunk is at least the size its layout needs.
+        let moved = unsafe { !self.resize_in_place(ptr.as_ptr().sub(WORD), need, guess) };
+        let copy_len = layout.size().min(new_size);
+        let out = if !moved {
+            ptr
+        } else if let Some(p) =
+            // SAFETY: as above.
+            unsafe { self.slide_down(ptr.as_ptr().sub(WORD), need, copy_len, layout.align()) }
+        {
+            self.counters.total += 1;
+            p
+        } else {
             // SAFETY: alignment is unchanged and was valid; size checked above.
             let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
             let new = self.allocate_chunk(new_layout)?;
             // SAFETY: both blocks are live, distinct, and hold at least the
             // copied length; the old one is freed after the copy.
             unsafe {
-                ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), layout.size().min(new_size));
+                ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), copy_len);
                 let guess = chunk::chunk_size_for(layout.size()).unwrap_or(MIN_CHUNK);
                 self.free_chunk_guessing(ptr.as_ptr().sub(WORD), guess);
             }
             self.counters.total += 1;
             new
-        } else {
-            ptr
         };
         let cnt = &mut self.counters;
         cnt.in_use = cnt.in_use - layout.size() + new_size;
@@ -571,13 +580,67 @@ impl Heap {
         Some(out)
     }
 
+    /// Grows the used chunk `c` into the free chunk below it (and the one
+    /// above, if free), moving the first `copy_len` payload bytes down.
+    /// Cheaper than allocate + copy + free (no search), and it succeeds
+    /// near exhaustion where a fresh block would not fit. Returns the new
+    /// payload, or `None` (nothing changed) if the neighbours are too small
+    /// or the lower payload would break `align`.
+    ///
+    /// # Safety
+    /// `c` is a used chunk of this heap whose payload holds `copy_len` bytes,
+    /// `copy_len + WORD <= need`.
+    unsafe fn slide_down(
+        &mut self,
+        c: *mut u8,
+        need: usize,
+        copy_len: usize,
+        align: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: `c`'s neighbours are chunks of a live region; the tags say
+        // which are free. The copy runs before any header is written inside
+        // the source or destination ranges.
+        unsafe {
+            let h = chunk::header(c);
+            if !chunk::prev_is_free(h) {
+                return None;
+            }
+            let size = chunk::size_of_header(h);
+            let ps = chunk::prev_size(c);
+            let p = c.sub(ps);
+            if (p as usize + WORD) % align != 0 {
+                return None;
+            }
+            let next = c.add(size);
+            let nh = chunk::header(next);
+            let ns = if chunk::is_free(nh) { chunk::size_of_header(nh) } else { 0 };
+            let total = ps + size + ns;
+            if total < need {
+                return None;
+            }
+            self.bins.unlink_sized(p, ps);
+            if ns != 0 {
+                self.bins.unlink_sized(next, ns);
+            } else {
+                // `carve` expects the chunk above a free chunk to say so.
+                chunk::set_prev_free(next, true);
+            }
+            self.counters.free -= ps + ns;
+            ptr::copy(c.add(WORD), p.add(WORD), copy_len);
+            Some(self.carve(p, total, need, false))
+        }
+    }
+
     /// Makes the used chunk `c` `need` bytes long without moving it, if it can.
     ///
     /// # Safety
-    /// `c` is a used chunk of this heap.
-    unsafe fn resize_in_place(&mut self, c: *mut u8, need: usize) -> bool {
-        // SAFETY: `c` and its neighbour above are chunks of a live region.
+    /// `c` is a used chunk of this heap of at least `guess` bytes.
+    unsafe fn resize_in_place(&mut self, c: *mut u8, need: usize, guess: usize) -> bool {
+        // SAFETY: `c` and its neighbour above are chunks of a live region;
+        // `c + guess` is inside the chunk or its neighbour's header, read as
+        // in `free_chunk_guessing`.
         unsafe {
+            let guessed = c.add(guess).cast::<MaybeUninit<usize>>().read_volatile();
             let h = chunk::header(c);
             let size = chunk::size_of_header(h);
             let prev_free = chunk::prev_is_free(h);
@@ -587,12 +650,12 @@ impl Heap {
                     chunk::set_header(c, chunk::used_header(need, prev_free));
                     let tail = c.add(need);
                     chunk::set_header(tail, chunk::used_header(rest, false));
-                    self.free_chunk(tail);
+                    self.free_chunk_guessing(tail, rest);
                 }
                 return true;
             }
             let next = c.add(size);
-            let nh = chunk::header(next);
+            let nh = if size == guess { guessed.assume_init() } else { chunk::header(next) };
             if !chunk::is_free(nh) {
                 return false;
             }

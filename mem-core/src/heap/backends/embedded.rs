@@ -3,8 +3,8 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// rlsf's block granularity on 64-bit targets (two words).
-const GRANULE: usize = 2 * core::mem::size_of::<usize>();
+/// rlsf's block granularity (`rlsf::GRANULARITY`, four words).
+const GRANULE: usize = 4 * core::mem::size_of::<usize>();
 
 use super::HeapBackend;
 use super::counting::Counters;
@@ -63,9 +63,9 @@ macro_rules! embedded_backend {
                 if self.claimed.swap(true, Ordering::AcqRel) {
                     return Err(RegionError::Unsupported);
                 }
-                // rlsf trims an unaligned pool, but embedded-alloc's `free()`
-                // then walks the untrimmed one and overflows: hand it an
-                // aligned pool.
+                // rlsf trims a pool to its granularity, but embedded-alloc's
+                // `free()` then walks the untrimmed one and overflows (a
+                // panic in debug builds): hand it a pool already trimmed.
                 let pad = start.align_offset(GRANULE);
                 let usable = size.saturating_sub(pad) & !(GRANULE - 1);
                 // SAFETY: the caller hands the region over; `claimed` makes

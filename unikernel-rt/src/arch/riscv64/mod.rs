@@ -6,19 +6,43 @@
 //! configured size.
 
 mod entry;
+mod paging;
 mod sbi;
 mod traps;
 mod uart;
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use mem_core::paging::PageFlags;
+
 use fdt::Fdt;
-use mem_core::{FrameAllocator, FramePool, PhysAddr};
+use mem_core::{FramePool, PhysAddr};
 use spin::Once;
 
 use crate::config::RuntimeConfig;
 use crate::exit::Exit;
 use traps::TrapFrame;
+
+/// The mapper the runtime keeps for the kernel address space.
+pub(crate) type KernelMapper = mem_riscv::Sv39Mapper;
+
+/// Where things live in the Sv39 address space. The kernel image stays at
+/// its physical address (0x8020_0000); the runtime's windows sit above it in
+/// the lower half, and all of RAM is mapped at the start of the upper half.
+pub(crate) mod layout {
+    /// All of RAM, at physical address + this offset.
+    pub(crate) const PHYS_OFFSET: u64 = 0xffff_ffc0_0000_0000;
+    /// The heap grows up from here.
+    pub(crate) const HEAP_START: u64 = 0x10_0000_0000;
+    /// Stacks with guard pages.
+    pub(crate) const STACKS_START: u64 = 0x20_0000_0000;
+    /// Device memory mapped for applications.
+    pub(crate) const MMIO_START: u64 = 0x28_0000_0000;
+    /// Fresh regions mapped for applications.
+    pub(crate) const REGIONS_START: u64 = 0x30_0000_0000;
+    /// Size of each window (and the heap's maximum).
+    pub(crate) const WINDOW_SIZE: u64 = 0x8_0000_0000;
+}
 
 /// The `sifive,test` device QEMU `virt` exits through (0 = not found).
 static FINISHER: AtomicUsize = AtomicUsize::new(0);
@@ -28,6 +52,7 @@ const FINISHER_FAIL: u32 = 0x3333;
 struct Boot {
     config: &'static RuntimeConfig,
     main: fn() -> Exit,
+    stack_top: usize,
 }
 static BOOT: Once<Boot> = Once::new();
 
@@ -46,9 +71,9 @@ fn interrupt(code: u64, frame: &TrapFrame) {
     crate::traps::dispatch_interrupt(code as usize, frame);
 }
 
-/// Whether `addr` has a mapping. Paging is off: every address is "mapped".
-fn is_mapped(_addr: u64) -> bool {
-    true
+/// Whether `addr` has a mapping (tells a permission fault from a missing page).
+fn is_mapped(addr: u64) -> bool {
+    crate::vm::is_mapped(addr)
 }
 
 pub(crate) fn console_write(bytes: &[u8]) {
@@ -114,29 +139,58 @@ pub fn start(hart_id: usize, dtb: usize, config: &'static RuntimeConfig, main: f
         ..PhysAddr::new(core::ptr::addr_of!(entry::__kernel_end) as u64);
     // SAFETY: as above, the blob lives at `dtb` for `total_size` bytes.
     let blob = unsafe { core::slice::from_raw_parts(dtb as *const u8, fdt.total_size()) };
-    let (map, report) = match mem_riscv::dtb::memory_map_from_fdt(blob, kernel) {
+    let (mut map, report) = match mem_riscv::dtb::memory_map_from_fdt(blob, kernel) {
         Ok(r) => r,
         Err(e) => crate::fatal(format_args!("cannot read memory from the device tree: {e}")),
     };
     log::info!("{report}");
-    // SAFETY: paging is off, so physical addresses are the addresses we use,
-    // and the usable regions are not used by anything else.
-    let pool = match unsafe { FramePool::new_in_place(&map, 0) } {
+
+    // The device tree is not mapped once paging is on: everything needed from
+    // it was read above.
+    let devices = [uart::base() as u64, FINISHER.load(Ordering::Relaxed) as u64];
+    let paging = match paging::enable(&mut map, &devices) {
+        Ok(p) => p,
+        Err(e) => crate::fatal(format_args!("cannot turn on Sv39 paging: {e}")),
+    };
+    log::debug!("Sv39 paging on, root table {:?}", paging.mapper.root());
+    crate::traps::register_stack_guard(paging.boot_stack_guard, paging.boot_stack_bottom);
+
+    // SAFETY: all RAM is mapped at PHYS_OFFSET now, and the usable regions
+    // (the page tables were just reserved) are used by nothing else.
+    let pool = match unsafe { FramePool::new_in_place(&map, layout::PHYS_OFFSET) } {
         Ok(pool) => pool,
         Err(e) => crate::fatal(format_args!("cannot build the frame allocator: {e}")),
     };
-    crate::memory::install(pool, map.usable_bytes());
+    crate::memory::install(pool, map, report);
+    crate::vm::install(paging.mapper, layout::PHYS_OFFSET);
 
     let heap_size = config.heap_size();
-    let heap = allocate_region(heap_size, "heap");
-    // SAFETY: the frames were just allocated for the heap alone and are
-    // accessible at their physical address.
-    unsafe { crate::heap::init(heap as *mut u8, heap_size as usize) };
+    if let Err(e) = crate::vm::map_fresh(layout::HEAP_START, heap_size, PageFlags::RW) {
+        crate::fatal(format_args!("cannot map the {heap_size}-byte heap: {e}"));
+    }
+    // SAFETY: the heap range was just mapped writable for the heap alone.
+    unsafe { crate::heap::init(layout::HEAP_START as *mut u8, heap_size as usize) };
 
-    BOOT.call_once(|| Boot { config, main });
-    let stack_size = config.stack_size();
-    let stack = allocate_region(stack_size, "stack");
-    entry::switch_stack(stack + stack_size as usize, run_main)
+    let stack_top = match crate::vm::map_stack(config.stack_size()) {
+        Ok(top) => top as usize,
+        Err(e) => crate::fatal(format_args!("cannot map the main stack: {e}")),
+    };
+    BOOT.call_once(|| Boot {
+        config,
+        main,
+        stack_top,
+    });
+    entry::switch_stack(stack_top, run_main)
+}
+
+/// Abandons the current stack and continues with `f` at the top of the main
+/// stack (the test harness's recovery after a panicking or faulting test).
+pub(crate) fn restart_main_stack(f: extern "C" fn() -> !) -> ! {
+    let boot = BOOT.get().expect("restart before the main stack exists");
+    // A trap handler may be what gave up on the test: make the next trap
+    // start from the top of the trap stack again.
+    traps::init();
+    entry::switch_stack(boot.stack_top, f)
 }
 
 extern "C" fn run_main() -> ! {
@@ -148,17 +202,6 @@ extern "C" fn run_main() -> ! {
         boot.config.stack_size() >> 10
     );
     crate::run(boot.main)
-}
-
-fn allocate_region(size: u64, what: &str) -> usize {
-    let frames = size.div_ceil(mem_core::FRAME_SIZE) as usize;
-    match crate::memory::with_frames(|p| p.allocate_contiguous(frames, 1)) {
-        Ok(range) => range.start_address().as_u64() as usize,
-        Err(e) => crate::fatal(format_args!(
-            "cannot allocate the {size}-byte {what}: {e} ({} bytes free)",
-            crate::memory::stats().free_bytes
-        )),
-    }
 }
 
 fn init_devices(fdt: &Fdt<'_>) {

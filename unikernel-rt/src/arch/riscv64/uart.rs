@@ -20,6 +20,11 @@ pub(super) unsafe fn set(base: usize, shift: u32) {
     BASE.store(base, Ordering::Release);
 }
 
+/// The UART's base address (0 before the device tree was read).
+pub(super) fn base() -> usize {
+    BASE.load(Ordering::Acquire)
+}
+
 /// Writes bytes, or returns `false` when no UART is known yet.
 pub(super) fn write(bytes: &[u8]) -> bool {
     let base = BASE.load(Ordering::Acquire);

@@ -9,19 +9,32 @@ mod traps;
 
 use bootloader_api::BootInfo;
 use bootloader_api::config::{BootloaderConfig, Mapping};
-use mem_core::paging::{Mapper, PageFlags};
-use mem_core::{FrameAllocator, FramePool, Page, PageRange, VirtAddr};
+use mem_core::paging::PageFlags;
+use mem_core::{FramePool, VirtAddr};
 use mem_x86::OffsetMapper;
 
 use crate::config::{PhysOffset, RuntimeConfig};
 use crate::exit::Exit;
 
-/// Virtual address of the heap. The bootloader is told to place all of its
+/// The mapper the runtime keeps for the kernel address space.
+pub(crate) type KernelMapper = OffsetMapper;
+
+/// Where the runtime puts things. The bootloader is told to place all of its
 /// own mappings (kernel, stack, boot info, physical memory) in the upper half,
 /// so the lower half is the runtime's to manage.
-pub(crate) const HEAP_START: u64 = 0x0000_4000_0000_0000;
-/// Virtual address of the main stack's guard page; the stack follows it.
-const STACK_GUARD: u64 = 0x0000_5000_0000_0000;
+pub(crate) mod layout {
+    /// The heap grows up from here.
+    pub(crate) const HEAP_START: u64 = 0x0000_4000_0000_0000;
+    /// Stacks with guard pages.
+    pub(crate) const STACKS_START: u64 = 0x0000_5000_0000_0000;
+    /// Device memory mapped for applications.
+    pub(crate) const MMIO_START: u64 = 0x0000_6000_0000_0000;
+    /// Fresh regions mapped for applications.
+    pub(crate) const REGIONS_START: u64 = 0x0000_7000_0000_0000;
+    /// Size of each window (and the heap's maximum).
+    pub(crate) const WINDOW_SIZE: u64 = 0x0000_0800_0000_0000;
+}
+
 const UPPER_HALF: u64 = 0xffff_8000_0000_0000;
 
 /// The bootloader configuration for a runtime configuration. `const` so the
@@ -96,34 +109,46 @@ pub fn start(
         Ok(pool) => pool,
         Err(e) => crate::fatal(format_args!("cannot build the frame allocator: {e}")),
     };
-    crate::memory::install(pool, map.usable_bytes());
 
     // SAFETY: the bootloader left its level-4 table active and all physical
-    // memory mapped at `phys_offset`; nothing else edits the tables now.
-    let mut mapper = unsafe { OffsetMapper::from_active(VirtAddr::new(phys_offset)) };
-    let heap_size = config.heap_size();
-    crate::memory::with_frames(|frames| {
-        map_writable(&mut mapper, frames, HEAP_START, heap_size, "heap")
-    });
-    // SAFETY: `map_heap` just mapped `heap_size` bytes at HEAP_START, writable,
-    // and nothing else uses that range.
-    unsafe { crate::heap::init(HEAP_START as *mut u8, heap_size as usize) };
+    // memory mapped at `phys_offset`; from now on only `vm` edits the tables.
+    let mapper = unsafe { OffsetMapper::from_active(VirtAddr::new(phys_offset)) };
+    crate::memory::install(pool, map, report);
+    crate::vm::install(mapper, phys_offset);
 
-    let stack_size = config.stack_size().div_ceil(mem_core::FRAME_SIZE) * mem_core::FRAME_SIZE;
-    let bottom = STACK_GUARD + mem_core::FRAME_SIZE;
-    crate::memory::with_frames(|frames| {
-        map_writable(&mut mapper, frames, bottom, stack_size, "stack")
-    });
-    crate::traps::register_stack_guard(STACK_GUARD, bottom);
-    BOOT.call_once(|| main);
-    switch_stack(bottom + stack_size)
+    let heap_size = config.heap_size();
+    if let Err(e) = crate::vm::map_fresh(layout::HEAP_START, heap_size, PageFlags::RW) {
+        crate::fatal(format_args!("cannot map the {heap_size}-byte heap: {e}"));
+    }
+    // SAFETY: the heap range was just mapped writable for the heap alone.
+    unsafe { crate::heap::init(layout::HEAP_START as *mut u8, heap_size as usize) };
+
+    // The bootloader's stack has a guard page too, but its address is not
+    // handed over; `main` runs on a stack whose guard the runtime knows.
+    let stack_top = match crate::vm::map_stack(config.stack_size()) {
+        Ok(top) => top,
+        Err(e) => crate::fatal(format_args!("cannot map the main stack: {e}")),
+    };
+    BOOT.call_once(|| Boot { main, stack_top });
+    switch_stack(stack_top, run_main)
 }
 
-static BOOT: spin::Once<fn() -> Exit> = spin::Once::new();
+struct Boot {
+    main: fn() -> Exit,
+    stack_top: u64,
+}
+static BOOT: spin::Once<Boot> = spin::Once::new();
+
+/// Abandons the current stack and continues with `f` at the top of the main
+/// stack (the test harness's recovery after a panicking or faulting test).
+pub(crate) fn restart_main_stack(f: extern "C" fn() -> !) -> ! {
+    let boot = BOOT.get().expect("restart before the main stack exists");
+    switch_stack(boot.stack_top, f)
+}
 
 /// Continues on the runtime's own stack, whose guard page we know (the
 /// bootloader's stack is only used for boot).
-fn switch_stack(top: u64) -> ! {
+fn switch_stack(top: u64, f: extern "C" fn() -> !) -> ! {
     // SAFETY: `top` is the end of the freshly mapped stack, 16-byte aligned;
     // `run_main` never returns, so nothing on the old stack is used again.
     unsafe {
@@ -133,49 +158,15 @@ fn switch_stack(top: u64) -> ! {
             "call {f}",
             "ud2",
             top = in(reg) top,
-            f = sym run_main,
+            f = in(reg) f,
             options(noreturn)
         )
     }
 }
 
 extern "C" fn run_main() -> ! {
-    let main = *BOOT
+    let boot = BOOT
         .get()
         .expect("boot state is set before the stack switch");
-    crate::run(main)
-}
-
-/// Maps `size` bytes at `start` to fresh frames, writable and not executable.
-fn map_writable(
-    mapper: &mut OffsetMapper,
-    frames: &mut FramePool<'static>,
-    start: u64,
-    size: u64,
-    what: &str,
-) {
-    let Some(pages) = PageRange::from_start_len(
-        Page::containing_address(VirtAddr::new(start)),
-        size.div_ceil(mem_core::FRAME_SIZE),
-    ) else {
-        crate::fatal(format_args!(
-            "{what} size {size:#x} overflows the address space"
-        ));
-    };
-    for page in pages {
-        let frame = match frames.allocate_frame() {
-            Ok(f) => f,
-            Err(e) => crate::fatal(format_args!(
-                "cannot map a {size}-byte {what}: {e} ({} frames free)",
-                frames.free_frames()
-            )),
-        };
-        // SAFETY: the heap and stack ranges are in the lower half, which the bootloader
-        // leaves empty (all its mappings are in the upper half), and `frame`
-        // was just allocated, so no other mapping aliases it.
-        match unsafe { mapper.map(page, frame, PageFlags::READ | PageFlags::WRITE, frames) } {
-            Ok(flush) => flush.flush(),
-            Err(e) => crate::fatal(format_args!("cannot map {what} page {page:?}: {e}")),
-        }
-    }
+    crate::run(boot.main)
 }

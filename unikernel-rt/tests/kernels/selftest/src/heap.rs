@@ -1,0 +1,55 @@
+//! The heap serves every `alloc` collection.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+#[unikernel::test]
+fn collections_work() {
+    let b = Box::new(41u64);
+    assert_eq!(*b + 1, 42);
+
+    let mut v: Vec<u32> = Vec::new();
+    for i in 0..10_000 {
+        v.push(i);
+    }
+    assert_eq!(v.iter().map(|&x| u64::from(x)).sum::<u64>(), 49_995_000);
+
+    let mut s = String::new();
+    for i in 0..100 {
+        s.push_str(&i.to_string());
+    }
+    assert_eq!(s.len(), 190);
+
+    let mut m = BTreeMap::new();
+    for i in 0..1000u32 {
+        m.insert(i.wrapping_mul(2_654_435_761), i);
+    }
+    assert_eq!(m.len(), 1000);
+    assert!(m.keys().zip(m.keys().skip(1)).all(|(a, b)| a < b));
+
+    let shared = Rc::new(RefCell::new(Vec::new()));
+    let other = Rc::clone(&shared);
+    other.borrow_mut().push(7);
+    assert_eq!(shared.borrow().as_slice(), &[7]);
+    assert_eq!(Rc::strong_count(&shared), 2);
+
+    let a = Arc::new(5);
+    let a2 = Arc::clone(&a);
+    assert_eq!(*a + *a2, 10);
+}
+
+#[unikernel::test]
+fn stats_track_allocations() {
+    let before = unikernel::heap::stats();
+    let v: Vec<u8> = Vec::with_capacity(100_000);
+    let during = unikernel::heap::stats();
+    assert!(during.bytes_in_use >= before.bytes_in_use + 100_000);
+    drop(v);
+    let after = unikernel::heap::stats();
+    assert_eq!(after.bytes_in_use, before.bytes_in_use);
+}
