@@ -57,43 +57,40 @@ impl Machine {
     /// QEMU's arguments (without the binary). Always TCG: nested KVM here is
     /// far slower than plain emulation, and tests must not depend on /dev/kvm.
     pub fn args(&self) -> Vec<OsString> {
+        fn words(list: &[&str]) -> impl Iterator<Item = OsString> {
+            list.iter()
+                .map(OsString::from)
+                .collect::<Vec<_>>()
+                .into_iter()
+        }
         let mut args: Vec<OsString> = Vec::new();
-        let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
         match self.target {
             Target::X86_64(boot) => {
                 let mut drive = OsString::from("format=raw,file=");
                 drive.push(&self.boot_file);
-                push(&["-accel", "tcg", "-drive"]);
+                args.extend(words(&["-accel", "tcg", "-drive"]));
                 args.push(drive);
-                let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
-                push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+                args.extend(words(&[
+                    "-device",
+                    "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                ]));
                 if boot == Boot::Uefi
                     && let Some(ovmf) = &self.ovmf
                 {
-                    args.push("-bios".into());
-                    args.push(ovmf.into());
+                    args.extend(["-bios".into(), ovmf.into()]);
                 }
             }
             Target::Riscv64 => {
-                push(&[
-                    "-machine", "virt", "-accel", "tcg", "-bios", "default", "-kernel",
-                ]);
-                args.push(self.boot_file.clone().into());
+                args.extend(words(&[
+                    "-machine", "virt", "-accel", "tcg", "-bios", "default",
+                ]));
+                args.extend(["-kernel".into(), self.boot_file.clone().into()]);
             }
         }
-        let memory = self.memory.to_qemu();
-        let smp = self.smp.to_string();
-        let mut push = |items: &[&str]| args.extend(items.iter().map(OsString::from));
-        push(&[
-            "-serial",
-            "stdio",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-            "-no-reboot",
-        ]);
-        push(&["-m", &memory, "-smp", &smp]);
+        let console = ["-serial", "stdio", "-display", "none", "-monitor", "none"];
+        args.extend(words(&console));
+        args.extend(words(&["-no-reboot", "-m", &self.memory.to_qemu()]));
+        args.extend(words(&["-smp", &self.smp.to_string()]));
         args.extend(self.extra_args.iter().map(OsString::from));
         args
     }

@@ -58,6 +58,9 @@ pub fn test(args: &TestArgs) -> Result<u8, Fatal> {
         for (name, command) in check_steps(&workspace, args, &arches) {
             tally.record(run_step(&name, command, &workspace.root));
         }
+        if !args.no_miri {
+            run_miri(&workspace, &mut tally);
+        }
     }
     run_qemu_tests(&workspace, args, &arches, &mut tally);
     println!("{} passed, {} failed", tally.passed, tally.failed);
@@ -77,7 +80,7 @@ fn kernel_names(workspace: &Workspace) -> Vec<&str> {
         .collect()
 }
 
-/// The fmt, clippy, host-test and Miri commands, named, in order.
+/// The fmt, clippy and host-test commands, named, in order.
 fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(String, Command)> {
     let kernels = kernel_names(workspace);
     // Kernels are `no_main` binaries for bare-metal targets: they do not link on the host.
@@ -111,41 +114,70 @@ fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(
     let mut host_tests = nested::cargo(["test", "--workspace"]);
     host_tests.args(&exclude_kernels);
     steps.push(("host tests".to_owned(), host_tests));
-    if !args.no_miri {
-        let packages: Vec<&str> = MIRI_PACKAGES
-            .iter()
-            .copied()
-            .filter(|name| workspace.packages.iter().any(|p| p.name == *name))
-            .collect();
-        if !packages.is_empty() && miri_ready() {
-            let mut miri_args = vec!["miri", "test"];
-            miri_args.extend(packages.iter().flat_map(|p| ["-p", p]));
-            let miri =
-                nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
-            steps.push((format!("miri {}", packages.join(" ")), miri));
-        }
-    }
     steps
 }
 
-/// Whether Miri can run: installed on [`MIRI_TOOLCHAIN`], or installed now
-/// when `CI=true` (developers choose for themselves what to install).
-fn miri_ready() -> bool {
-    if toolchain::toolchain_has(MIRI_TOOLCHAIN, "miri")
-        && toolchain::toolchain_has(MIRI_TOOLCHAIN, "rust-src")
+/// The Miri check over [`MIRI_PACKAGES`] that are in the workspace, if any.
+fn miri_step(workspace: &Workspace) -> Option<(String, Command)> {
+    let packages: Vec<&str> = MIRI_PACKAGES
+        .iter()
+        .copied()
+        .filter(|name| workspace.packages.iter().any(|p| p.name == *name))
+        .collect();
+    if packages.is_empty() {
+        return None;
+    }
+    let mut miri_args = vec!["miri", "test"];
+    miri_args.extend(packages.iter().flat_map(|p| ["-p", p]));
+    let command =
+        nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
+    Some((format!("miri {}", packages.join(" ")), command))
+}
+
+/// Whether Miri can run.
+#[derive(Debug)]
+enum MiriReady {
+    Yes,
+    /// Not installed, and not asked to install it.
+    Skip,
+    /// `CI=true` asked for it, and installing it failed.
+    InstallFailed(String),
+}
+
+/// Miri runs when it is installed on [`MIRI_TOOLCHAIN`]; with `CI=true` it
+/// is installed first (developers choose for themselves what to install).
+fn miri_ready() -> MiriReady {
+    let components = ["miri", "rust-src"];
+    if components
+        .iter()
+        .all(|c| toolchain::toolchain_has(MIRI_TOOLCHAIN, c))
     {
-        return true;
+        return MiriReady::Yes;
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        match toolchain::ensure_toolchain(MIRI_TOOLCHAIN, &["miri", "rust-src"], "to run Miri") {
-            Ok(()) => return true,
-            Err(e) => eprintln!("cargo-unikernel: {e}"),
+        return match toolchain::ensure_toolchain(MIRI_TOOLCHAIN, &components, "to run Miri") {
+            Ok(()) => MiriReady::Yes,
+            Err(e) => MiriReady::InstallFailed(e.0),
+        };
+    }
+    MiriReady::Skip
+}
+
+fn run_miri(workspace: &Workspace, tally: &mut Tally) {
+    let Some((name, command)) = miri_step(workspace) else {
+        return;
+    };
+    match miri_ready() {
+        MiriReady::Yes => tally.record(run_step(&name, command, &workspace.root)),
+        MiriReady::Skip => println!(
+            "SKIP check {name}: {MIRI_TOOLCHAIN} with the miri component is not installed \
+             (CI=true installs it)"
+        ),
+        MiriReady::InstallFailed(reason) => {
+            println!("FAIL check {name}: {reason}");
+            tally.record(false);
         }
     }
-    println!(
-        "SKIP miri: {MIRI_TOOLCHAIN} with the miri component is not installed (CI=true installs it)"
-    );
-    false
 }
 
 /// Runs one check with its output on the terminal; prints PASS/FAIL.
@@ -493,6 +525,25 @@ mod tests {
             &Arch::ALL,
         );
         assert_eq!(no_lint.len(), 1);
+    }
+
+    #[test]
+    fn miri_runs_on_mem_core_with_its_own_toolchain() {
+        let (name, command) = miri_step(&workspace()).expect("mem-core is in the workspace");
+        assert_eq!(name, "miri mem-core");
+        assert_eq!(
+            nested::display(&command),
+            format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core")
+        );
+        let removed: Vec<_> = command
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k)
+            .collect();
+        assert!(
+            removed.iter().any(|k| *k == "CARGO"),
+            "CARGO points at the stable cargo"
+        );
     }
 
     #[test]

@@ -18,7 +18,8 @@ use crate::target::{Arch, Boot, Target};
 pub const IMAGE_BUILDER_TOOLCHAIN: &str = "nightly-2026-09-20";
 
 /// The nightly whose Miri runs mem-core's tests in `cargo unikernel test`.
-pub const MIRI_TOOLCHAIN: &str = "nightly-2026-09-20";
+/// (`nightly-2026-09-20` ships no miri component.)
+pub const MIRI_TOOLCHAIN: &str = "nightly-2026-10-25";
 
 /// Something required is missing and could not be installed.
 #[derive(Debug, Clone, PartialEq, Eq)]

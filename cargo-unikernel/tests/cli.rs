@@ -16,7 +16,11 @@ fn help_lists_the_commands_and_succeeds() {
         let out = runner(args);
         assert_eq!(out.status.code(), Some(0));
         let text = String::from_utf8_lossy(&out.stdout);
-        for command in ["cargo unikernel run", "cargo unikernel build", "cargo unikernel test"] {
+        for command in [
+            "cargo unikernel run",
+            "cargo unikernel build",
+            "cargo unikernel test",
+        ] {
             assert!(text.contains(command), "help lacks `{command}`:\n{text}");
         }
     }
@@ -24,7 +28,12 @@ fn help_lists_the_commands_and_succeeds() {
 
 #[test]
 fn usage_errors_exit_2_with_a_message() {
-    for args in [&[][..], &["unikernel", "frobnicate"], &["run", "--arch", "arm"], &["test", "--bogus"]] {
+    for args in [
+        &[][..],
+        &["unikernel", "frobnicate"],
+        &["run", "--arch", "arm"],
+        &["test", "--bogus"],
+    ] {
         let out = runner(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let text = String::from_utf8_lossy(&out.stderr);

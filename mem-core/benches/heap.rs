@@ -563,6 +563,16 @@ fn main() {
             .iter()
             .find(|a| a.name.contains(&*only))
             .expect("no such allocator");
+        // HEAP_BENCH_PAIR=bytes: the same alloc+free pair, `steps` times.
+        if let Some(bytes) = std::env::var("HEAP_BENCH_PAIR").ok().and_then(|b| b.parse().ok()) {
+            let heap = (a.make)(arena.0, ARENA);
+            let l = Layout::from_size_align(bytes, 8).unwrap();
+            for _ in 0..steps {
+                // SAFETY: non-zero size; freed at once.
+                unsafe { heap.dealloc(black_box(heap.alloc(l)), l) };
+            }
+            return;
+        }
         let size = std::env::var("HEAP_BENCH_SIZE").ok();
         for &(label, max, realloc) in SIZES {
             if size.as_deref().is_some_and(|s| s != label) {

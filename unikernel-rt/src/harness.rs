@@ -170,7 +170,7 @@ mod run {
         match test.expect {
             Expect::Panic(None) => pass(),
             Expect::Panic(Some(expected)) => {
-                if message_contains(info, expected) {
+                if crate::fmt_search::contains(info.message(), expected) {
                     pass()
                 } else {
                     fail(format_args!(
@@ -223,44 +223,6 @@ mod run {
 
     extern "C" fn next_test() -> ! {
         continue_from(CURRENT.load(Ordering::SeqCst) + 1)
-    }
-
-    fn message_contains(info: &core::panic::PanicInfo<'_>, needle: &str) -> bool {
-        use core::fmt::Write;
-        /// Searches formatted output for `needle` without allocating.
-        struct Finder<'a> {
-            needle: &'a [u8],
-            window: [u8; 256],
-            len: usize,
-            found: bool,
-        }
-        impl Write for Finder<'_> {
-            fn write_str(&mut self, s: &str) -> core::fmt::Result {
-                for &b in s.as_bytes() {
-                    if self.len == self.window.len() {
-                        self.window.copy_within(1.., 0);
-                        self.len -= 1;
-                    }
-                    self.window[self.len] = b;
-                    self.len += 1;
-                    if self.window[..self.len].ends_with(self.needle) {
-                        self.found = true;
-                    }
-                }
-                Ok(())
-            }
-        }
-        if needle.len() > 256 {
-            return false;
-        }
-        let mut f = Finder {
-            needle: needle.as_bytes(),
-            window: [0; 256],
-            len: 0,
-            found: false,
-        };
-        let _ = write!(f, "{}", info.message());
-        f.found
     }
 }
 

@@ -9,6 +9,7 @@ pub use unikernel_macros::{main, test};
 mod config;
 pub mod console;
 mod exit;
+mod fmt_search;
 mod harness;
 pub mod heap;
 mod logger;

@@ -99,6 +99,19 @@ pub fn stats() -> FrameStats {
     })
 }
 
+/// Statistics without waiting for the lock (for the failure paths), or
+/// `None` if it is held.
+pub(crate) fn try_stats() -> Option<FrameStats> {
+    let pool = FRAMES.try_lock()?;
+    let pool = pool.as_ref()?;
+    Some(FrameStats {
+        usable_bytes: USABLE_BYTES.load(Ordering::Relaxed),
+        total_bytes: pool.total_frames() as u64 * mem_core::FRAME_SIZE,
+        free_bytes: pool.free_frames() as u64 * mem_core::FRAME_SIZE,
+        metadata_bytes: pool.metadata_bytes() as u64,
+    })
+}
+
 /// Allocates one 4 KiB physical frame.
 pub fn allocate_frame() -> Result<PhysFrame, FrameAllocError> {
     with_frames(|p| p.allocate_frame())

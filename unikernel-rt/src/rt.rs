@@ -43,6 +43,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         crate::console::emergency_print(format_args!("\npanic while failing: {info}\n"));
     } else {
         crate::console::emergency_print(format_args!("\n{info}\n"));
+        crate::heap::report_out_of_memory(info);
     }
     crate::arch::exit(Exit::Failure)
 }

@@ -28,18 +28,19 @@ const _: () = assert!(WORDS <= 64, "the summary word must cover every bitmap wor
 /// O(1): one leading-zero count.
 #[inline(always)]
 pub(crate) fn bin_of(size: usize) -> usize {
-    // Both candidates, then a branch-free select: with mixed small and large
-    // blocks the `size < SMALL_LIMIT` branch is a coin toss, and this runs a
-    // few times per operation.
-    let small = size / GRANULE;
-    let log2 = usize::BITS - 1 - (size | 1).leading_zeros();
-    let sub = (size >> log2.saturating_sub(SUB_BITS)) & (SUB_CLASSES - 1);
-    let large = SMALL_BINS
-        .wrapping_add((log2.wrapping_sub(SMALL_LIMIT_LOG2) as usize).wrapping_mul(SUB_CLASSES))
-        .wrapping_add(sub);
-    let is_small = usize::from(size < SMALL_LIMIT).wrapping_neg();
-    (small & is_small) | (large & !is_small)
+    // `size >> (log2 - SUB_BITS)` is 16 + the sub-class, so one shift-add
+    // per term gives the TLSF index; both candidates are cheap enough to
+    // compute and select without a branch (small and large sizes mix).
+    let log2 = usize::BITS - 1 - size.leading_zeros();
+    let large = ((log2 as usize) << SUB_BITS)
+        .wrapping_add(size >> (log2.wrapping_sub(SUB_BITS) & (usize::BITS - 1)))
+        .wrapping_sub(LARGE_BIAS);
+    if size < SMALL_LIMIT { size / GRANULE } else { large }
 }
+
+/// `(log2 + 1) * SUB_CLASSES - SMALL_BINS` at the first large size, so that
+/// `SMALL_LIMIT` maps to class `SMALL_BINS`.
+const LARGE_BIAS: usize = (SMALL_LIMIT_LOG2 as usize + 1) * SUB_CLASSES - SMALL_BINS;
 
 /// Whether every chunk in `bin` is at least as large as every chunk of the
 /// size class below it, and exactly one size (the small, exact classes).
@@ -128,6 +129,31 @@ impl Bins {
         self.heads[bin] = c;
         self.words[bin / 64] |= 1 << (bin % 64);
         self.summary |= 1 << (bin / 64);
+    }
+
+    /// Puts `new` in `old`'s place in `bin`'s list (`old` leaves it). O(1),
+    /// and the bitmap is unchanged.
+    ///
+    /// # Safety
+    /// `old` is in `bin`'s list; `new` is a free chunk in no list.
+    #[inline(always)]
+    pub(crate) unsafe fn replace(&mut self, bin: usize, old: *mut u8, new: *mut u8) {
+        // SAFETY: `old`, its list neighbours and `new` are free chunks whose
+        // link words this allocator owns; `old`'s links are read first.
+        unsafe {
+            let next = chunk::next(old);
+            let prev = chunk::prev(old);
+            chunk::set_next(new, next);
+            chunk::set_prev(new, prev);
+            if !next.is_null() {
+                chunk::set_prev(next, new);
+            }
+            if prev.is_null() {
+                self.heads[bin] = new;
+            } else {
+                chunk::set_next(prev, new);
+            }
+        }
     }
 
     /// Removes the free chunk `c` of `size` bytes from its list. O(1). The

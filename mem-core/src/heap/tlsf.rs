@@ -357,9 +357,9 @@ impl Heap {
     #[inline(always)]
     fn allocate_from_core(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
         if layout.align() <= GRANULE {
-            let (c, size) = self.take(need)?;
-            // SAFETY: `take` returned a chunk removed from its list.
-            return Some(unsafe { self.carve(c, size, need, false) });
+            let (c, size, bin) = self.find(need)?;
+            // SAFETY: `find` returned a free chunk of `size >= need` in `bin`.
+            return Some(unsafe { self.carve_listed(c, size, need, bin) });
         }
         let align = layout.align();
         let search = need.checked_add(align)?.checked_add(MIN_CHUNK)?;
@@ -387,14 +387,15 @@ impl Heap {
         }
     }
 
-    /// Finds and unlinks a free chunk of at least `need` bytes.
+    /// Finds a free chunk of at least `need` bytes: `(chunk, size, class)`,
+    /// still in its list.
     ///
     /// Exact classes: any chunk of the class fits. Otherwise the first
     /// non-empty class above fits without looking at a chunk (reading a
     /// chunk is a likely cache miss); only if there is none, the request's
     /// own class is searched.
     #[inline(always)]
-    fn take(&mut self, need: usize) -> Option<(*mut u8, usize)> {
+    fn find(&mut self, need: usize) -> Option<(*mut u8, usize, usize)> {
         let bin = bins::bin_of(need);
         let exact = bins::is_exact(bin);
         let head = self.bins.head(bin);
@@ -418,13 +419,53 @@ impl Heap {
             }
             (c, bin)
         };
+        // SAFETY: `c` is a free chunk.
+        let size = unsafe { chunk::size_of_header(chunk::header(c)) };
+        Some((c, size, b))
+    }
+
+    /// [`find`](Self::find), then unlinks the chunk.
+    #[inline(always)]
+    fn take(&mut self, need: usize) -> Option<(*mut u8, usize)> {
+        let (c, size, b) = self.find(need)?;
         // SAFETY: `c` is in list `b`.
-        let size = unsafe {
-            self.bins.unlink(b, c);
-            chunk::size_of_header(chunk::header(c))
-        };
+        unsafe { self.bins.unlink(b, c) };
         self.counters.free -= size;
         Some((c, size))
+    }
+
+    /// Like [`carve`](Self::carve) for a chunk still in list `bin`: when the
+    /// tail stays in the same class (the common case for large free chunks),
+    /// it takes the chunk's place in the list, and the bitmap is untouched.
+    ///
+    /// # Safety
+    /// `c` is a free chunk of `size >= need` bytes in list `bin`.
+    #[inline(always)]
+    unsafe fn carve_listed(&mut self, c: *mut u8, size: usize, need: usize, bin: usize) -> NonNull<u8> {
+        let rest = size - need;
+        // SAFETY: all writes stay within [c, c + size] plus the next header;
+        // the list links of `c` are read before the tail's are written.
+        unsafe {
+            if rest >= MIN_CHUNK {
+                let tail = c.add(need);
+                chunk::write_free(tail, rest);
+                let tail_bin = bins::bin_of(rest);
+                if tail_bin == bin {
+                    self.bins.replace(bin, c, tail);
+                } else {
+                    self.bins.unlink(bin, c);
+                    self.bins.push(tail_bin, tail);
+                }
+                chunk::set_header(c, chunk::used_header(need, false));
+                self.counters.free -= need;
+            } else {
+                self.bins.unlink(bin, c);
+                chunk::set_header(c, chunk::used_header(size, false));
+                chunk::set_prev_free(c.add(size), false);
+                self.counters.free -= size;
+            }
+            NonNull::new_unchecked(c.add(WORD))
+        }
     }
 
     /// Turns the unlinked free chunk `c` of `size` bytes into a used chunk of
@@ -488,25 +529,43 @@ impl Heap {
             let h = chunk::header(c);
             let own = chunk::size_of_header(h);
             self.counters.free += own;
-            let mut start = c;
-            let mut size = own;
             let next = c.add(own);
             let nh = if own == guess { guessed.assume_init() } else { chunk::header(next) };
-            if chunk::is_free(nh) {
-                let ns = chunk::size_of_header(nh);
-                self.bins.unlink_sized(next, ns);
-                size += ns;
-            } else {
+            let next_free = chunk::is_free(nh);
+            let ns = if next_free { chunk::size_of_header(nh) } else { 0 };
+            if !next_free {
                 chunk::set_prev_free(next, true);
             }
+            // A merged chunk that stays in the class of the free neighbour
+            // it grew from keeps (or takes over) that neighbour's list place:
+            // no unlink, no push, no bitmap change.
             if chunk::prev_is_free(h) {
                 let ps = chunk::prev_size(c);
-                start = c.sub(ps);
-                self.bins.unlink_sized(start, ps);
-                size += ps;
+                let p = c.sub(ps);
+                if next_free {
+                    self.bins.unlink_sized(next, ns);
+                }
+                let total = ps + own + ns;
+                let (pb, tb) = (bins::bin_of(ps), bins::bin_of(total));
+                if pb != tb {
+                    self.bins.unlink(pb, p);
+                    self.bins.push(tb, p);
+                }
+                chunk::write_free(p, total);
+            } else if next_free {
+                let total = own + ns;
+                let (nb, tb) = (bins::bin_of(ns), bins::bin_of(total));
+                if nb == tb {
+                    self.bins.replace(nb, next, c);
+                } else {
+                    self.bins.unlink(nb, next);
+                    self.bins.push(tb, c);
+                }
+                chunk::write_free(c, total);
+            } else {
+                chunk::write_free(c, own);
+                self.bins.push(bins::bin_of(own), c);
             }
-            chunk::write_free(start, size);
-            self.bins.push(bins::bin_of(size), start);
         }
     }
 

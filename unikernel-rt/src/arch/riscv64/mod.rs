@@ -168,8 +168,12 @@ pub fn start(hart_id: usize, dtb: usize, config: &'static RuntimeConfig, main: f
     if let Err(e) = crate::vm::map_fresh(layout::HEAP_START, heap_size, PageFlags::RW) {
         crate::fatal(format_args!("cannot map the {heap_size}-byte heap: {e}"));
     }
-    // SAFETY: the heap range was just mapped writable for the heap alone.
-    unsafe { crate::heap::init(layout::HEAP_START as *mut u8, heap_size as usize) };
+    let limit = config
+        .heap_limit(crate::memory::stats().usable_bytes)
+        .min(layout::WINDOW_SIZE);
+    // SAFETY: the heap range was just mapped writable for the heap alone, and
+    // the heap window after it is reserved for its growth.
+    unsafe { crate::heap::init(layout::HEAP_START as *mut u8, heap_size as usize, limit) };
 
     let stack_top = match crate::vm::map_stack(config.stack_size()) {
         Ok(top) => top as usize,

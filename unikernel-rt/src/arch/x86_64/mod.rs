@@ -120,8 +120,12 @@ pub fn start(
     if let Err(e) = crate::vm::map_fresh(layout::HEAP_START, heap_size, PageFlags::RW) {
         crate::fatal(format_args!("cannot map the {heap_size}-byte heap: {e}"));
     }
-    // SAFETY: the heap range was just mapped writable for the heap alone.
-    unsafe { crate::heap::init(layout::HEAP_START as *mut u8, heap_size as usize) };
+    let limit = config
+        .heap_limit(crate::memory::stats().usable_bytes)
+        .min(layout::WINDOW_SIZE);
+    // SAFETY: the heap range was just mapped writable for the heap alone, and
+    // the heap window after it is reserved for its growth.
+    unsafe { crate::heap::init(layout::HEAP_START as *mut u8, heap_size as usize, limit) };
 
     // The bootloader's stack has a guard page too, but its address is not
     // handed over; `main` runs on a stack whose guard the runtime knows.

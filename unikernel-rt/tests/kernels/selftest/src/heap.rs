@@ -53,3 +53,47 @@ fn stats_track_allocations() {
     let after = unikernel::heap::stats();
     assert_eq!(after.bytes_in_use, before.bytes_in_use);
 }
+
+#[unikernel::test]
+fn grows_far_beyond_the_initial_heap() {
+    let before = unikernel::heap::stats();
+    // 6× the 4 MiB initial heap, in blocks of mixed sizes.
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0usize;
+    let mut size = 1000usize;
+    while total < 24 << 20 {
+        let mut v = alloc::vec![0u8; size];
+        v[size - 1] = 0xa5;
+        total += size;
+        blocks.push(v);
+        size = (size * 3 / 2).min(1 << 20);
+    }
+    let after = unikernel::heap::stats();
+    unikernel::println!(
+        "heap grew from {} KiB to {} KiB in {} growth events",
+        before.total_bytes >> 10,
+        after.total_bytes >> 10,
+        after.growth_events - before.growth_events
+    );
+    assert!(after.total_bytes >= before.total_bytes + (20 << 20));
+    assert!(after.growth_events > before.growth_events);
+    assert!(blocks.iter().all(|b| b[b.len() - 1] == 0xa5));
+    assert!(after.total_bytes as u64 <= unikernel::heap::limit());
+}
+
+#[unikernel::test]
+fn impossible_layouts_return_null() {
+    use core::alloc::Layout;
+    for (size, align) in [
+        (1 << 62, 8),
+        (1 << 62, 4096),
+        (isize::MAX as usize - 8191, 4096),
+    ] {
+        let layout = Layout::from_size_align(size, align).expect("valid layout");
+        // SAFETY: a non-zero-size layout; a null result is the expected answer.
+        let p = unsafe { alloc::alloc::alloc(layout) };
+        assert!(p.is_null(), "{size} bytes were 'allocated'");
+    }
+    let mut v: Vec<u8> = Vec::new();
+    assert!(v.try_reserve(usize::MAX / 4).is_err());
+}
