@@ -91,8 +91,14 @@ fn impossible_layouts_return_null() {
     ] {
         let layout = Layout::from_size_align(size, align).expect("valid layout");
         // SAFETY: a non-zero-size layout; a null result is the expected answer.
-        let p = unsafe { alloc::alloc::alloc(layout) };
-        assert!(p.is_null(), "{size} bytes were 'allocated'");
+        // `black_box` keeps the compiler from deleting the unused allocation
+        // and assuming it succeeded.
+        let p = core::hint::black_box(unsafe { alloc::alloc::alloc(layout) });
+        if !p.is_null() {
+            // SAFETY: allocated just above with this layout.
+            unsafe { alloc::alloc::dealloc(p, layout) };
+            panic!("{size} bytes were 'allocated'");
+        }
     }
     let mut v: Vec<u8> = Vec::new();
     assert!(v.try_reserve(usize::MAX / 4).is_err());
