@@ -222,6 +222,9 @@ mod run {
     }
 
     extern "C" fn next_test() -> ! {
+        // Taking the trap that ended the test masked interrupts, and no
+        // return from it will unmask them.
+        crate::arch::enable_interrupts();
         continue_from(CURRENT.load(Ordering::SeqCst) + 1)
     }
 }

@@ -14,8 +14,10 @@ mod harness;
 pub mod heap;
 mod logger;
 pub mod memory;
+mod platform;
 #[cfg(target_os = "none")]
 mod rt;
+pub mod time;
 pub mod traps;
 #[cfg(target_os = "none")]
 pub mod vm;
@@ -25,6 +27,7 @@ pub(crate) use rt::{fatal, run};
 
 pub use config::{PhysOffset, RuntimeConfig};
 pub use exit::Exit;
+pub use platform::{Firmware, Platform, platform};
 
 #[cfg_attr(
     all(target_arch = "x86_64", target_os = "none"),

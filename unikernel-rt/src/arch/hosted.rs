@@ -23,3 +23,16 @@ pub(crate) fn end_of_interrupt(_vector: usize) {}
 pub(crate) fn exit(status: crate::Exit) -> ! {
     panic!("unikernel exit requested on the host: {status:?}")
 }
+
+/// The host has no boot clock of the runtime's.
+pub(crate) fn clock_now() -> core::time::Duration {
+    core::time::Duration::ZERO
+}
+
+/// No tick on the host.
+pub(crate) fn ticking() -> bool {
+    false
+}
+
+/// Nothing to wait for on the host.
+pub(crate) fn wait_for_interrupt() {}

@@ -11,7 +11,8 @@ mod sbi;
 mod traps;
 mod uart;
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::time::Duration;
 
 use mem_core::paging::PageFlags;
 
@@ -66,8 +67,86 @@ pub(crate) const LAST_RESERVED_VECTOR: usize = 32;
 /// and external ones are not enabled by the runtime yet.
 pub(crate) fn end_of_interrupt(_vector: usize) {}
 
+/// The `time` CSR's frequency, from the device tree.
+static TIMEBASE_HZ: AtomicU64 = AtomicU64::new(0);
+static TIME_AT_BOOT: AtomicU64 = AtomicU64::new(0);
+static NEXT_TICK: AtomicU64 = AtomicU64::new(0);
+static TICKING: AtomicBool = AtomicBool::new(false);
+static CPUS: AtomicUsize = AtomicUsize::new(0);
+static RAM_BYTES: AtomicU64 = AtomicU64::new(0);
+
+const SCAUSE_SUPERVISOR_TIMER: u64 = 5;
+const SIE_STIE: usize = 1 << 5;
+const SSTATUS_SIE: usize = 1 << 1;
+
+fn rdtime() -> u64 {
+    let t: u64;
+    // SAFETY: reading the `time` CSR has no side effect.
+    unsafe { core::arch::asm!("rdtime {0}", out(reg) t) };
+    t
+}
+
+pub(crate) fn clock_now() -> Duration {
+    let hz = TIMEBASE_HZ.load(Ordering::Relaxed);
+    if hz == 0 {
+        return Duration::ZERO;
+    }
+    crate::time::ticks_to_duration(rdtime() - TIME_AT_BOOT.load(Ordering::Relaxed), hz)
+}
+
+/// Unmasks supervisor interrupts (the runtime runs `main` with them on once
+/// the tick is started).
+pub(crate) fn enable_interrupts() {
+    if ticking() {
+        // SAFETY: the trap vector is installed; only enables delivery.
+        unsafe { core::arch::asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE) };
+    }
+}
+
+pub(crate) fn ticking() -> bool {
+    TICKING.load(Ordering::Relaxed)
+}
+
+/// Waits for the next interrupt with interrupts enabled.
+pub(crate) fn wait_for_interrupt() {
+    // SAFETY: `wfi` only waits; SIE is on once the tick runs, so the tick
+    // ends the wait.
+    unsafe { core::arch::asm!("wfi") };
+}
+
+fn tick_period() -> u64 {
+    (TIMEBASE_HZ.load(Ordering::Relaxed) / crate::time::TICK_HZ).max(1)
+}
+
+/// Starts the periodic tick and enables supervisor interrupts.
+fn start_tick() {
+    let next = rdtime() + tick_period();
+    NEXT_TICK.store(next, Ordering::Relaxed);
+    sbi::set_timer(next);
+    TICKING.store(true, Ordering::Relaxed);
+    // SAFETY: enables the timer interrupt, whose handler is installed.
+    unsafe {
+        core::arch::asm!("csrs sie, {0}", in(reg) SIE_STIE);
+        core::arch::asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE);
+    }
+}
+
 /// Handles an interrupt by its `scause` code.
 fn interrupt(code: u64, frame: &TrapFrame) {
+    if code == SCAUSE_SUPERVISOR_TIMER {
+        // Schedule from the previous deadline, not from now, so ticks do not
+        // drift; skip ticks that were missed entirely.
+        let period = tick_period();
+        let now = rdtime();
+        let mut next = NEXT_TICK.load(Ordering::Relaxed) + period;
+        if next <= now {
+            next = now + period;
+        }
+        NEXT_TICK.store(next, Ordering::Relaxed);
+        sbi::set_timer(next);
+        crate::time::tick();
+        return;
+    }
     crate::traps::dispatch_interrupt(code as usize, frame);
 }
 
@@ -127,6 +206,7 @@ pub fn start(hart_id: usize, dtb: usize, config: &'static RuntimeConfig, main: f
         Err(e) => crate::fatal(format_args!("invalid device tree at {dtb:#x}: {e:?}")),
     };
     init_devices(&fdt);
+    read_platform(&fdt);
     traps::init();
     crate::logger::init(config.log_level());
     log::debug!(
@@ -179,6 +259,16 @@ pub fn start(hart_id: usize, dtb: usize, config: &'static RuntimeConfig, main: f
         Ok(top) => top as usize,
         Err(e) => crate::fatal(format_args!("cannot map the main stack: {e}")),
     };
+    if TIMEBASE_HZ.load(Ordering::Relaxed) == 0 {
+        log::warn!("the device tree gives no timebase-frequency: no clock or tick");
+    }
+    crate::platform::set(crate::platform::Platform {
+        arch: "riscv64",
+        cpus: CPUS.load(Ordering::Relaxed),
+        ram_bytes: RAM_BYTES.load(Ordering::Relaxed),
+        firmware: crate::platform::Firmware::DeviceTree,
+        boot: "OpenSBI",
+    });
     BOOT.call_once(|| Boot {
         config,
         main,
@@ -201,6 +291,9 @@ extern "C" fn run_main() -> ! {
     let boot = BOOT
         .get()
         .expect("boot state is set before the stack switch");
+    if TIMEBASE_HZ.load(Ordering::Relaxed) != 0 {
+        start_tick();
+    }
     log::debug!(
         "running main on a {} KiB stack",
         boot.config.stack_size() >> 10
@@ -229,6 +322,31 @@ fn init_devices(fdt: &Fdt<'_>) {
             FINISHER.store(region.starting_address as usize, Ordering::Relaxed);
         }
     }
+}
+
+/// Reads what the runtime needs from the device tree besides the memory map:
+/// CPUs, RAM size and the timer frequency.
+fn read_platform(fdt: &Fdt<'_>) {
+    let cpus = fdt.cpus().count();
+    CPUS.store(cpus, Ordering::Relaxed);
+    let hz = fdt
+        .find_node("/cpus")
+        .and_then(|n| n.property("timebase-frequency"))
+        .and_then(|p| p.as_usize())
+        .or_else(|| {
+            fdt.cpus()
+                .find_map(|c| c.property("timebase-frequency")?.as_usize())
+        })
+        .unwrap_or(0) as u64;
+    TIMEBASE_HZ.store(hz, Ordering::Relaxed);
+    TIME_AT_BOOT.store(rdtime(), Ordering::Relaxed);
+    let ram: u64 = fdt
+        .all_nodes()
+        .filter(|n| n.name == "memory" || n.name.starts_with("memory@"))
+        .flat_map(|n| n.reg().into_iter().flatten())
+        .map(|r| r.size.unwrap_or(0) as u64)
+        .sum();
+    RAM_BYTES.store(ram, Ordering::Relaxed);
 }
 
 fn is_compatible(node: &fdt::node::FdtNode<'_, '_>, name: &str) -> bool {

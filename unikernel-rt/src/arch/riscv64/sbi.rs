@@ -3,6 +3,7 @@
 const EID_LEGACY_PUTCHAR: usize = 0x01;
 const EID_LEGACY_SHUTDOWN: usize = 0x08;
 const EID_SRST: usize = 0x5352_5354;
+const EID_TIME: usize = 0x5449_4d45;
 
 fn call(eid: usize, fid: usize, arg0: usize, arg1: usize) -> isize {
     let error: isize;
@@ -32,4 +33,9 @@ pub(super) fn shutdown(failure: bool) {
     call(EID_SRST, 0, 0, usize::from(failure));
     // Firmware without SRST: the legacy call (which cannot report a reason).
     call(EID_LEGACY_SHUTDOWN, 0, 0, 0);
+}
+
+/// Programs the next timer interrupt for when `time` reaches `deadline`.
+pub(super) fn set_timer(deadline: u64) {
+    call(EID_TIME, 0, deadline as usize, 0);
 }

@@ -5,6 +5,7 @@
 //! the runtime builds the frame pool, maps the heap and runs `main`.
 
 mod serial;
+mod timer;
 mod traps;
 
 use bootloader_api::BootInfo;
@@ -50,14 +51,35 @@ pub const fn bootloader_config(config: &RuntimeConfig) -> BootloaderConfig {
     c
 }
 
-/// Vectors the IDT serves; applications may own 33 and up.
-pub(crate) const INTERRUPT_VECTORS: usize = traps::VECTORS;
+/// Vectors applications may own: 33 up to (not including) the APIC's
+/// spurious vector, the last one the IDT serves.
+pub(crate) const INTERRUPT_VECTORS: usize = timer::SPURIOUS_VECTOR as usize;
 /// Vector 32 is the runtime's timer.
 pub(crate) const LAST_RESERVED_VECTOR: usize = 32;
 
-/// Acknowledges an interrupt. Interrupts stay masked until the runtime's
-/// interrupt controller support is enabled, so no controller needs an EOI yet.
-pub(crate) fn end_of_interrupt(_vector: usize) {}
+/// Acknowledges an interrupt at the local APIC.
+pub(crate) fn end_of_interrupt(_vector: usize) {
+    timer::end_of_interrupt();
+}
+
+pub(crate) fn clock_now() -> core::time::Duration {
+    timer::now()
+}
+
+/// Unmasks interrupts (the runtime runs `main` with them on).
+pub(crate) fn enable_interrupts() {
+    x86_64::instructions::interrupts::enable();
+}
+
+pub(crate) fn ticking() -> bool {
+    timer::ticking()
+}
+
+/// Halts until the next interrupt, with interrupts enabled (atomically, so a
+/// tick between the check and the halt is not lost).
+pub(crate) fn wait_for_interrupt() {
+    x86_64::instructions::interrupts::enable_and_hlt();
+}
 
 pub(crate) fn console_write(bytes: &[u8]) {
     serial::write(bytes);
@@ -92,6 +114,7 @@ pub fn start(
 ) -> ! {
     serial::init();
     traps::init();
+    timer::init_clock();
     crate::logger::init(config.log_level());
 
     let Some(phys_offset) = boot_info.physical_memory_offset.into_option() else {
@@ -101,6 +124,12 @@ pub fn start(
     };
     log::debug!("physical memory mapped at {phys_offset:#x}");
 
+    let uefi = boot_info.memory_regions.iter().any(|r| {
+        matches!(
+            r.kind,
+            bootloader_api::info::MemoryRegionKind::UnknownUefi(_)
+        )
+    });
     let (map, report) = mem_x86::regions::memory_map_from_bootloader(&boot_info.memory_regions);
     log::info!("{report}");
     // SAFETY: the bootloader maps all physical memory at `phys_offset`, and
@@ -133,6 +162,16 @@ pub fn start(
         Ok(top) => top,
         Err(e) => crate::fatal(format_args!("cannot map the main stack: {e}")),
     };
+    if let Err(e) = timer::init_tick() {
+        log::warn!("no timer tick (sleep will spin): cannot map the local APIC: {e}");
+    }
+    crate::platform::set(crate::platform::Platform {
+        arch: "x86_64",
+        cpus: 1,
+        ram_bytes: cmos_ram_bytes().unwrap_or(crate::memory::stats().usable_bytes),
+        firmware: crate::platform::Firmware::Acpi { revision: 0 },
+        boot: if uefi { "UEFI" } else { "BIOS" },
+    });
     BOOT.call_once(|| Boot { main, stack_top });
     switch_stack(stack_top, run_main)
 }
@@ -173,4 +212,31 @@ extern "C" fn run_main() -> ! {
         .get()
         .expect("boot state is set before the stack switch");
     crate::run(boot.main)
+}
+
+/// Installed RAM as QEMU (and PC firmware) records it in CMOS: 1 MiB-16 MiB
+/// in KiB at 0x30/0x31, 16 MiB-4 GiB in 64 KiB blocks at 0x34/0x35, above
+/// 4 GiB in 64 KiB blocks at 0x5b-0x5d. The memory map cannot give this
+/// exactly, because firmware leaves holes (the VGA window, ROMs) undescribed.
+fn cmos_ram_bytes() -> Option<u64> {
+    let read = |reg: u8| -> u64 {
+        // SAFETY: ports 0x70/0x71 are the CMOS index and data registers;
+        // bit 7 of the index keeps NMIs disabled while we read.
+        unsafe {
+            x86_64::instructions::port::Port::<u8>::new(0x70).write(0x80 | reg);
+            u64::from(x86_64::instructions::port::Port::<u8>::new(0x71).read())
+        }
+    };
+    let below_16m = (read(0x30) | read(0x31) << 8) << 10;
+    let below_4g = (read(0x34) | read(0x35) << 8) << 16;
+    let above_4g = (read(0x5b) | read(0x5c) << 8 | read(0x5d) << 16) << 16;
+    if below_16m == 0 {
+        return None;
+    }
+    let total = if below_4g > 0 {
+        (16 << 20) + below_4g
+    } else {
+        (1 << 20) + below_16m
+    };
+    Some(total + above_4g)
 }

@@ -252,6 +252,15 @@ fn check_stub(addr: u64, n: usize) {
 
 extern "C" fn trap(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
+    if vector == usize::from(super::timer::TIMER_VECTOR) {
+        crate::time::tick();
+        super::timer::end_of_interrupt();
+        return;
+    }
+    if vector == usize::from(super::timer::SPURIOUS_VECTOR) {
+        // Spurious interrupts are not acknowledged.
+        return;
+    }
     if vector >= 32 {
         crate::traps::dispatch_interrupt(vector, frame);
         return;

@@ -11,6 +11,7 @@ mod frames;
 mod harness;
 mod heap;
 mod paging;
+mod platform;
 
 #[unikernel::main(heap_size = "4 MiB")]
 fn main() {
