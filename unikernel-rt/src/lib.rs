@@ -6,6 +6,8 @@
 
 pub use unikernel_macros::{main, test};
 
+#[cfg(target_os = "none")]
+mod backtrace;
 mod config;
 pub mod console;
 mod exit;

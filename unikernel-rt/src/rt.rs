@@ -44,6 +44,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     } else {
         crate::console::emergency_print(format_args!("\n{info}\n"));
         crate::heap::report_out_of_memory(info);
+        crate::backtrace::print_here();
     }
     crate::arch::exit(Exit::Failure)
 }

@@ -180,6 +180,9 @@ pub(crate) fn fault(report: FaultReport, frame: &dyn fmt::Display) -> ! {
     };
     crate::harness::on_fault(&kind, &details);
     crate::console::emergency_print(format_args!("\nfatal: {details}\n"));
+    // The faulting instruction first, then its callers.
+    crate::console::emergency_print(format_args!("  fault at {:#x}\n", report.ip));
+    crate::backtrace::print_from(report.fp);
     crate::arch::exit(crate::Exit::Failure)
 }
 

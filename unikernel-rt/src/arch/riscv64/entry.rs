@@ -8,6 +8,8 @@ core::arch::global_asm!(
     ".globl _start",
     "_start:",
     "    la sp, __boot_stack_top",
+    // A zero frame pointer ends backtraces.
+    "    li s0, 0",
     // Clear .bss before any Rust code can observe it; a0/a1 stay intact.
     "    la t0, __bss_start",
     "    la t1, __bss_end",
@@ -28,6 +30,7 @@ pub(super) fn switch_stack(top: usize, continuation: extern "C" fn() -> !) -> ! 
     unsafe {
         core::arch::asm!(
             "mv sp, {top}",
+            "li s0, 0",
             "jr {f}",
             top = in(reg) top,
             f = in(reg) continuation,

@@ -94,6 +94,36 @@ pub(crate) fn clock_now() -> Duration {
     crate::time::ticks_to_duration(rdtime() - TIME_AT_BOOT.load(Ordering::Relaxed), hz)
 }
 
+/// The current frame pointer (s0).
+#[inline(always)]
+pub(crate) fn frame_pointer() -> u64 {
+    let fp: u64;
+    // SAFETY: reads a register.
+    unsafe { core::arch::asm!("mv {0}, s0", out(reg) fp, options(nomem, nostack)) };
+    fp
+}
+
+/// One step up the frame chain: the frame pointer is the caller's stack
+/// pointer, with the return address at `fp - 8` and the caller's frame pointer
+/// at `fp - 16`. `None` if those words are not mapped.
+pub(crate) fn unwind_frame(fp: u64) -> Option<(u64, u64)> {
+    if fp < 16 || fp % 8 != 0 || !crate::vm::is_mapped(fp - 16) || !crate::vm::is_mapped(fp - 8) {
+        return None;
+    }
+    // SAFETY: both words are mapped (checked above) and only read.
+    unsafe {
+        Some((
+            ((fp - 16) as *const u64).read(),
+            ((fp - 8) as *const u64).read(),
+        ))
+    }
+}
+
+/// The image is linked at its load address.
+pub(crate) fn image_load_bias() -> u64 {
+    0
+}
+
 /// Unmasks supervisor interrupts (the runtime runs `main` with them on once
 /// the tick is started).
 pub(crate) fn enable_interrupts() {

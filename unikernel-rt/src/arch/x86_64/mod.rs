@@ -71,6 +71,34 @@ pub(crate) fn enable_interrupts() {
     x86_64::instructions::interrupts::enable();
 }
 
+/// The current frame pointer.
+#[inline(always)]
+pub(crate) fn frame_pointer() -> u64 {
+    let fp: u64;
+    // SAFETY: reads a register.
+    unsafe { core::arch::asm!("mov {0}, rbp", out(reg) fp, options(nomem, nostack)) };
+    fp
+}
+
+/// One step up the frame chain: `[fp]` holds the caller's frame pointer and
+/// `[fp + 8]` the return address. `None` if those words are not mapped.
+pub(crate) fn unwind_frame(fp: u64) -> Option<(u64, u64)> {
+    if fp == 0 || fp % 8 != 0 || !crate::vm::is_mapped(fp) || !crate::vm::is_mapped(fp + 8) {
+        return None;
+    }
+    // SAFETY: both words are mapped (checked above) and only read.
+    unsafe { Some(((fp as *const u64).read(), ((fp + 8) as *const u64).read())) }
+}
+
+/// Where the position-independent image was loaded: the address of its ELF
+/// header, whose link-time address is 0.
+pub(crate) fn image_load_bias() -> u64 {
+    unsafe extern "C" {
+        static __ehdr_start: u8;
+    }
+    core::ptr::addr_of!(__ehdr_start) as u64
+}
+
 pub(crate) fn ticking() -> bool {
     timer::ticking()
 }
