@@ -3,7 +3,7 @@
 //!
 //! - `random_actions/<max size>[ realloc]/<allocator>`: criterion, one element
 //!   per action, modelled on talc's `random_actions` (3/7 alloc, 3/7 free
-//!   once 300 blocks are live, all frees above 1000, 1/7 realloc to up to 3x the maximum size;
+//!   once 300 blocks are live, all frees above 2000, 1/7 realloc to up to 3x the maximum size;
 //!   sizes biased low, alignments mostly 8 with a tail up to 2^k).
 //! - Heap efficiency (talc's `heap_efficiency`: percentage of the arena in
 //!   use at the first failure) and alloc+free latency percentiles: measured
@@ -25,12 +25,12 @@ use mem_core::heap::HeapBackend;
 use mem_core::heap::LockedHeap;
 use mem_core::heap::backends::{EmbeddedLlffHeap, EmbeddedTlsfHeap, LinkedListHeap};
 
-const ARENA: usize = 256 << 20;
+const ARENA: usize = 512 << 20;
 const MIN_LIVE: usize = 300;
 /// talc's trace is a random walk above 300 live blocks and drifts without
 /// bound over long runs (until the arena is full and actions fail cheaply):
 /// above this many, an allocation turns into a free.
-const MAX_LIVE: usize = 1000;
+const MAX_LIVE: usize = 2000;
 const SEED: u64 = 0x05EE_D0FA_110C;
 
 /// A page-aligned arena from the system allocator, reused by every allocator.
@@ -387,14 +387,26 @@ fn latency(heap: &dyn GlobalAlloc, per_ns: f64) -> (f64, f64) {
     empty.sort_unstable();
     let overhead = empty[samples / 2] as f64;
     let at = |q: f64| ((d[(samples as f64 * q) as usize] as f64 - overhead) / per_ns).max(0.0);
+    if std::env::var_os("HEAP_BENCH_VERBOSE").is_some() {
+        let q: Vec<u64> = [500, 800, 900, 950, 970, 980, 990, 995, 999]
+            .iter()
+            .map(|&m| d[samples * m / 1000])
+            .collect();
+        eprintln!(
+            "per_ns {per_ns:.2} overhead {overhead} ticks at 50/80/90/95/97/98/99/99.5/99.9%: {q:?}"
+        );
+    }
     (at(0.5), at(0.99))
 }
 
-fn print_untimed_tables(arena: &Arena) {
+fn print_untimed_tables(arena: &Arena, filter: &str) {
     let per_ns = ticks_per_ns();
     println!("\n| allocator | efficiency 200 B | efficiency 30 kB | alloc+free p50 | p99 |");
     println!("|---|---|---|---|---|");
-    for a in ALLOCATORS {
+    for a in ALLOCATORS
+        .iter()
+        .filter(|a| filter.split(',').any(|f| a.name.contains(f)))
+    {
         // Arenas sized like talc's (128 MiB for large blocks); 8 MiB for
         // 200 B keeps the list-walking peers quick.
         let h = (a.make)(arena.0, 8 << 20);
@@ -564,7 +576,10 @@ fn main() {
             .find(|a| a.name.contains(&*only))
             .expect("no such allocator");
         // HEAP_BENCH_PAIR=bytes: the same alloc+free pair, `steps` times.
-        if let Some(bytes) = std::env::var("HEAP_BENCH_PAIR").ok().and_then(|b| b.parse().ok()) {
+        if let Some(bytes) = std::env::var("HEAP_BENCH_PAIR")
+            .ok()
+            .and_then(|b| b.parse().ok())
+        {
             let heap = (a.make)(arena.0, ARENA);
             let l = Layout::from_size_align(bytes, 8).unwrap();
             for _ in 0..steps {
@@ -584,7 +599,12 @@ fn main() {
                 t.step();
             }
             if std::env::var_os("HEAP_BENCH_VERBOSE").is_some() {
-                let top = t.live.iter().map(|b| b.0 as usize + b.1.size()).max().unwrap_or(0);
+                let top = t
+                    .live
+                    .iter()
+                    .map(|b| b.0 as usize + b.1.size())
+                    .max()
+                    .unwrap_or(0);
                 eprintln!(
                     "{label}: {} moves, {} failures, footprint {} KiB",
                     t.moves,
@@ -593,6 +613,11 @@ fn main() {
                 );
             }
         }
+        return;
+    }
+    // HEAP_BENCH_TABLES=names: only the efficiency and latency tables.
+    if let Ok(filter) = std::env::var("HEAP_BENCH_TABLES") {
+        print_untimed_tables(&arena, &filter);
         return;
     }
     if let Ok(filter) = std::env::var("HEAP_BENCH_INTERLEAVED") {
@@ -609,7 +634,7 @@ fn main() {
     let listing = std::env::args().any(|a| a == "--list" || a == "--test");
     // HEAP_BENCH_SKIP_TABLES=1 skips the untimed tables when iterating on speed.
     if !listing && std::env::var_os("HEAP_BENCH_SKIP_TABLES").is_none() {
-        print_untimed_tables(&arena);
+        print_untimed_tables(&arena, "");
     }
     random_actions(&mut c, &arena);
     c.final_summary();

@@ -6,6 +6,9 @@
 
 pub use unikernel_macros::{main, test};
 
+// Byte-level ACPI table readers: used by the x86_64 boot, tested on the host.
+#[cfg(any(test, target_arch = "x86_64"))]
+mod acpi_tables;
 #[cfg(target_os = "none")]
 mod backtrace;
 mod config;

@@ -17,7 +17,9 @@ fn frame(n: u64) -> PhysFrame {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&n_regions, rest)) = data.split_first() else { return };
+    let Some((&n_regions, rest)) = data.split_first() else {
+        return;
+    };
     let n_regions = usize::from(n_regions % 8);
     if rest.len() < n_regions * 5 {
         return;
@@ -29,12 +31,18 @@ fuzz_target!(|data: &[u8]| {
     for c in map_bytes.chunks_exact(5) {
         let start = u64::from(u16::from_le_bytes([c[0], c[1]])) * FRAME_SIZE;
         let len = u64::from(u16::from_le_bytes([c[2], c[3]]) % 2048) * FRAME_SIZE;
-        let kind = if c[4] % 4 == 0 { RegionKind::Reserved } else { RegionKind::Usable };
+        let kind = if c[4] % 4 == 0 {
+            RegionKind::Reserved
+        } else {
+            RegionKind::Usable
+        };
         let _ = map.add(start + u64::from(c[4] % 3) * 0x800, len, kind);
     }
     map.normalize();
-    let usable: BTreeSet<u64> =
-        map.usable().flat_map(|r| r.start.number()..r.end.number()).collect();
+    let usable: BTreeSet<u64> = map
+        .usable()
+        .flat_map(|r| r.start.number()..r.end.number())
+        .collect();
     let mut storage = vec![0; FramePool::metadata_words(&map)];
     let mut pool = FramePool::new(&map, &mut storage).unwrap();
     assert_eq!(pool.total_frames(), usable.len());
@@ -63,7 +71,10 @@ fuzz_target!(|data: &[u8]| {
                 let align = 1usize << (a[0] / 5 % 11);
                 match pool.allocate_contiguous(count, align) {
                     Ok(r) => {
-                        assert_eq!((r.len(), r.start.number() % align as u64), (count as u64, 0));
+                        assert_eq!(
+                            (r.len(), r.start.number() % align as u64),
+                            (count as u64, 0)
+                        );
                         for f in r {
                             assert!(usable.contains(&f.number()) && used.insert(f.number()));
                         }

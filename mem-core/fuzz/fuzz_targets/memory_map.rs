@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
     for w in regions.windows(2) {
         assert!(w[0].end <= w[1].start, "sorted and disjoint");
         if w[0].end == w[1].start {
-            assert!(w[0].kind != w[1].kind, "touching regions of one kind are merged");
+            assert!(
+                w[0].kind != w[1].kind,
+                "touching regions of one kind are merged"
+            );
         }
     }
     // No usable frame touches any non-usable entry, and every usable frame
@@ -50,10 +53,17 @@ fuzz_target!(|data: &[u8]| {
         for &(s, l, k) in &entries {
             let e = s.saturating_add(l);
             if !k.is_usable() && l > 0 {
-                assert!(e <= a || s >= b, "usable {r} overlaps reserved {s:#x}+{l:#x}");
+                assert!(
+                    e <= a || s >= b,
+                    "usable {r} overlaps reserved {s:#x}+{l:#x}"
+                );
             }
         }
-        assert!(entries.iter().any(|&(s, l, k)| k.is_usable() && s < b && s.saturating_add(l) > a));
+        assert!(
+            entries
+                .iter()
+                .any(|&(s, l, k)| k.is_usable() && s < b && s.saturating_add(l) > a)
+        );
     }
     assert_eq!(report.usable_bytes, map.usable_bytes());
     // Idempotent.

@@ -45,6 +45,12 @@ impl Hier {
         s[self.off[0] + w]
     }
 
+    /// Level-0 words `w..w + n`.
+    #[inline(always)]
+    pub(super) fn words<'s>(&self, s: &'s [u64], w: usize, n: usize) -> &'s [u64] {
+        &s[self.off[0] + w..][..n]
+    }
+
     /// Level-0 words `w..w + n`, for bulk changes that the caller then
     /// reports to the summaries with `set_mask_at`/`clear_mask_at` level 1.
     #[inline(always)]
@@ -125,6 +131,22 @@ impl Hier {
             if old == 0 && self.top > 1 {
                 self.set_mask_at(s, 2, w / 4096, 1 << (w / 64 % 64));
             }
+        }
+    }
+
+    /// Sets `mask` in level-0 word `w` without updating the summaries; the
+    /// caller must call [`sync_summary`](Self::sync_summary) for `w` before
+    /// anything searches the bitset or sets bits through `set_mask`.
+    #[inline(always)]
+    pub(super) fn set_bits_only(&self, s: &mut [u64], w: usize, mask: u64) {
+        s[self.off[0] + w] |= mask;
+    }
+
+    /// Makes the summaries above level-0 word `w` agree with it, after
+    /// [`set_bits_only`](Self::set_bits_only).
+    pub(super) fn sync_summary(&self, s: &mut [u64], w: usize) {
+        if self.top > 0 && s[self.off[0] + w] != 0 {
+            self.set_mask_at(s, 1, w / 64, 1 << (w % 64));
         }
     }
 

@@ -3,6 +3,16 @@
 use core::fmt;
 
 use super::layout::{CHUNK, Layout, RANGE_WORDS, SEG_WORDS, walk};
+
+/// Capacity of the recently-freed cache: enough to absorb bursts of
+/// alloc/free pairs (page tables, DMA buffers), small enough to flush in
+/// well under a microsecond.
+const RECENT: usize = 16;
+
+/// Level-0 words per 2 MiB chunk.
+const WORDS_PER_CHUNK: usize = CHUNK as usize / 64;
+/// A chunk's bits in its level-1 summary word.
+const CHUNK_SUMMARY_MASK: u64 = (1 << WORDS_PER_CHUNK) - 1;
 use super::{FrameAllocError, FrameAllocator, FrameFreeError};
 use crate::addr::PhysAddr;
 use crate::memory_map::MemoryMap;
@@ -77,10 +87,14 @@ impl core::error::Error for FramePoolInitError {}
 /// for 1 GiB), plus at most as much again for holes between ranges that
 /// share a segment (see [`metadata_words`](Self::metadata_words)).
 ///
-/// Frames are handed out lowest address first, which keeps high memory in
+/// Single frames come from a small LIFO of the 16 most recently freed
+/// frames first (still cache-hot, and an alloc/free pair then touches no
+/// summary word), otherwise lowest address first, which keeps high memory in
 /// whole free chunks for contiguous requests. A cursor remembers the lowest
-/// non-empty bitmap word, so a single-frame allocation usually costs one
-/// load.
+/// non-empty bitmap word, so even then an allocation usually costs one load.
+/// Cached frames are free in the bitmap (a double free of one is caught);
+/// only the summaries learn of them late, and every search or bulk update
+/// flushes the cache first.
 ///
 /// The chunk marks are kept as a superset: every entirely free chunk is
 /// marked, but single-frame allocations do not clear the mark of the chunk
@@ -92,17 +106,20 @@ impl core::error::Error for FramePoolInitError {}
 /// 64 GiB, 5 up to 4 TiB), `S` = segments and `R` = usable ranges (both at
 /// most [`MemoryMap::CAPACITY`], usually 1 to 4); the last range and segment
 /// used are cached, so the `log` terms are usually zero:
-/// - [`allocate_frame`](FrameAllocator::allocate_frame): O(1) when the word
-///   at the cursor has a free frame, otherwise O(L); plus O(log S).
-/// - [`deallocate_frame`](FrameAllocator::deallocate_frame): O(log R + L),
-///   and O(1) unless the frame's word was entirely used.
+/// - [`allocate_frame`](FrameAllocator::allocate_frame): O(1) from the
+///   recently-freed cache or when the word at the cursor has a free frame,
+///   otherwise O(L); plus O(log S).
+/// - [`deallocate_frame`](FrameAllocator::deallocate_frame): O(log R), and
+///   O(16 · L) when it flushes a full cache (once per 16 frees at most).
 /// - [`allocate_contiguous`](FrameAllocator::allocate_contiguous)`(count,
 ///   align)`: with `count` and `align` both at least 512 (2 MiB), O(L) per
 ///   marked chunk examined plus O(count / 64) to check and mark the run;
 ///   otherwise O(L) per free stretch too short or misaligned, plus
-///   O(count / 64). Each segment is searched in turn.
+///   O(count / 64). Each segment is searched in turn. Plus O(16 · L) to
+///   flush the recently-freed cache.
 /// - [`deallocate_contiguous`](FrameAllocator::deallocate_contiguous):
-///   O(log R + count / 64), whole chunks eight words at a time.
+///   O(log R + count / 64), whole chunks eight words at a time; plus the
+///   cache flush.
 /// - [`free_frames`](FrameAllocator::free_frames),
 ///   [`total_frames`](FrameAllocator::total_frames): O(1).
 /// - [`new`](Self::new): O(R + managed frames / 64).
@@ -133,6 +150,13 @@ pub struct FramePool<'a> {
     /// Every level-0 word below this one is zero (all used): single-frame
     /// allocation looks here first and skips the descent.
     hint: usize,
+    /// Recently freed frames (bit indices), handed out again first, LIFO.
+    /// Their bits are set (free) in level 0, so double frees are caught,
+    /// but not yet reported to the summaries: the only bits a summary may
+    /// not show are these. Every path that searches the summaries or sets
+    /// bits in bulk flushes the cache first.
+    recent: [usize; RECENT],
+    recent_len: usize,
     /// The range and segment used last, `(start, end, first bit)` and
     /// `(base, first bit, end bit)`: with one or two ranges, frees and
     /// allocations skip the binary searches.
@@ -298,6 +322,8 @@ impl<'a> FramePool<'a> {
             total,
             metadata: carve,
             hint: 0,
+            recent: [0; RECENT],
+            recent_len: 0,
             last_range: (0, 0, 0),
             last_segment: (0, 0, 0),
         };
@@ -416,8 +442,16 @@ impl<'a> FramePool<'a> {
 
     // ---- bits ----
 
+    /// The level-0 words of chunk `c`.
+    #[inline(always)]
+    fn chunk_words(&self, c: usize) -> &[u64] {
+        self.layout
+            .frames
+            .words(self.s, c * WORDS_PER_CHUNK, WORDS_PER_CHUNK)
+    }
+
     fn chunk_is_free(&self, c: usize) -> bool {
-        (0..CHUNK as usize / 64).all(|k| self.layout.frames.word(self.s, c * 8 + k) == !0)
+        self.chunk_words(c).iter().fold(!0, |acc, &w| acc & w) == !0
     }
 
     /// Applies `f(word index, mask)` to each word of bits `[i, i + n)`.
@@ -438,11 +472,22 @@ impl<'a> FramePool<'a> {
         }
     }
 
-    /// First bit in `[i, i + n)` that is clear (used), if any.
-    fn first_used(&self, i: usize, n: usize) -> Option<usize> {
+    /// First bit in `[i, i + n)` that is free (`want_free == false`) or used
+    /// (`want_free == true`), that is, the first that spoils a run of the
+    /// wanted state. Whole chunks are checked eight words at a time.
+    fn first_mismatch(&self, i: usize, n: usize, want_free: bool) -> Option<usize> {
+        let c = CHUNK as usize;
+        let flip = if want_free { !0 } else { 0 };
         let end = i + n;
         let mut at = i;
         while at < end {
+            if at % c == 0 && end - at >= c {
+                let words = self.chunk_words(at / c);
+                if words.iter().fold(0, |acc, &w| acc | (w ^ flip)) == 0 {
+                    at += c;
+                    continue;
+                }
+            }
             let bit = at % 64;
             let k = (64 - bit).min(end - at);
             let mask = if k == 64 {
@@ -450,25 +495,13 @@ impl<'a> FramePool<'a> {
             } else {
                 ((1u64 << k) - 1) << bit
             };
-            let used = !self.layout.frames.word(self.s, at / 64) & mask;
-            if used != 0 {
-                return Some(at / 64 * 64 + used.trailing_zeros() as usize);
+            let bad = (self.layout.frames.word(self.s, at / 64) ^ flip) & mask;
+            if bad != 0 {
+                return Some(at / 64 * 64 + bad.trailing_zeros() as usize);
             }
             at += k;
         }
         None
-    }
-
-    /// First bit in `[i, i + n)` that is set (free), if any.
-    fn first_free(&self, i: usize, n: usize) -> Option<usize> {
-        let mut hit = None;
-        Self::for_words(i, n, |w, mask| {
-            let free = self.layout.frames.word(self.s, w) & mask;
-            if hit.is_none() && free != 0 {
-                hit = Some(w * 64 + free.trailing_zeros() as usize);
-            }
-        });
-        hit
     }
 
     fn mark_used(&mut self, i: usize, n: usize) {
@@ -479,29 +512,39 @@ impl<'a> FramePool<'a> {
             if k == c {
                 // A whole chunk: eight words at once, one summary update.
                 let w = at / 64;
-                frames.words_mut(s, w, c / 64).fill(0);
-                frames.clear_mask_at(s, 1, w / 64, 0xff << (w % 64));
+                frames.words_mut(s, w, WORDS_PER_CHUNK).fill(0);
+                frames.clear_mask_at(s, 1, w / 64, CHUNK_SUMMARY_MASK << (w % 64));
             } else {
                 Self::for_words(at, k, |w, mask| frames.clear_mask(s, w, mask));
             }
-        });
-        for chunk in i / c..=(i + n - 1) / c {
-            if chunks.test(s, chunk) {
-                chunks.clear(s, chunk);
+            if chunks.test(s, at / c) {
+                chunks.clear(s, at / c);
             }
-        }
+        });
         self.free -= n;
     }
 
+    /// Reports the cached frames' bits to the summaries and empties the
+    /// cache, restoring "a summary bit is set iff its word is non-zero".
+    fn flush_recent(&mut self) {
+        for k in 0..self.recent_len {
+            let w = self.recent[k] / 64;
+            self.layout.frames.sync_summary(self.s, w);
+            self.hint = self.hint.min(w);
+        }
+        self.recent_len = 0;
+    }
+
     fn mark_free(&mut self, i: usize, n: usize) {
+        self.flush_recent();
         self.hint = self.hint.min(i / 64);
         let (frames, chunks) = (self.layout.frames, self.layout.chunks);
         let c = CHUNK as usize;
         Self::for_chunks(i, n, |at, k| {
             if k == c {
                 let w = at / 64;
-                frames.words_mut(self.s, w, c / 64).fill(!0);
-                frames.set_mask_at(self.s, 1, w / 64, 0xff << (w % 64));
+                frames.words_mut(self.s, w, WORDS_PER_CHUNK).fill(!0);
+                frames.set_mask_at(self.s, 1, w / 64, CHUNK_SUMMARY_MASK << (w % 64));
                 chunks.set(self.s, at / c);
             } else {
                 Self::for_words(at, k, |w, mask| frames.set_mask(self.s, w, mask));
@@ -559,11 +602,17 @@ impl<'a> FramePool<'a> {
             } else {
                 self.layout.frames.find_next(self.s, pos)?
             };
-            let p = cand + (align - (cand.wrapping_add(delta) & mask)) % align;
+            let p = cand + ((align - (cand.wrapping_add(delta) & mask)) & mask);
             if p >= end || end - p < count {
                 return None;
             }
-            match self.first_used(p, count) {
+            // A chunk just found entirely free needs no second look.
+            let checked = if by_chunk && p == cand {
+                c.min(count)
+            } else {
+                0
+            };
+            match self.first_mismatch(p + checked, count - checked, true) {
                 None => return Some(p),
                 Some(q) => pos = q + 1,
             }
@@ -574,6 +623,15 @@ impl<'a> FramePool<'a> {
 impl FrameAllocator for FramePool<'_> {
     #[inline]
     fn allocate_frame(&mut self) -> Result<PhysFrame, FrameAllocError> {
+        if self.recent_len > 0 {
+            self.recent_len -= 1;
+            let i = self.recent[self.recent_len];
+            // Clearing also clears the word's summary bit if the word
+            // empties (a no-op when the bit was never reported).
+            self.layout.frames.clear_mask(self.s, i / 64, 1 << (i % 64));
+            self.free -= 1;
+            return Ok(self.frame_of(i));
+        }
         let mut w = self.hint;
         let mut word = self.layout.frames.word(self.s, w);
         if word == 0 {
@@ -608,9 +666,15 @@ impl FrameAllocator for FramePool<'_> {
         if old & bit != 0 {
             return Err(FrameFreeError::NotAllocated(frame));
         }
-        self.layout.frames.set_mask(self.s, w, bit);
+        if self.recent_len == RECENT {
+            self.flush_recent();
+        }
+        // Into the cache: the bit is set now (so a second free is caught),
+        // the summaries learn of it when the cache is flushed.
+        self.layout.frames.set_bits_only(self.s, w, bit);
+        self.recent[self.recent_len] = i;
+        self.recent_len += 1;
         self.free += 1;
-        self.hint = self.hint.min(w);
         if old | bit == !0 {
             let chunk = i / CHUNK as usize;
             if !self.layout.chunks.test(self.s, chunk) && self.chunk_is_free(chunk) {
@@ -631,6 +695,7 @@ impl FrameAllocator for FramePool<'_> {
         if count > self.free {
             return Err(FrameAllocError::OutOfFrames);
         }
+        self.flush_recent();
         if count == 1 && align == 1 {
             let f = self.allocate_frame()?;
             return Ok(PhysFrame::range(
@@ -668,7 +733,7 @@ impl FrameAllocator for FramePool<'_> {
                 .checked_add((idx - i) as u64)
                 .expect("inside the range being freed")
         };
-        if let Some(q) = self.first_free(i, inside) {
+        if let Some(q) = self.first_mismatch(i, inside, false) {
             return Err(FrameFreeError::NotAllocated(to_frame(q)));
         }
         if range.end.number() > end {

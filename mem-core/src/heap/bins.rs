@@ -35,7 +35,11 @@ pub(crate) fn bin_of(size: usize) -> usize {
     let large = ((log2 as usize) << SUB_BITS)
         .wrapping_add(size >> (log2.wrapping_sub(SUB_BITS) & (usize::BITS - 1)))
         .wrapping_sub(LARGE_BIAS);
-    if size < SMALL_LIMIT { size / GRANULE } else { large }
+    if size < SMALL_LIMIT {
+        size / GRANULE
+    } else {
+        large
+    }
 }
 
 /// `(log2 + 1) * SUB_CLASSES - SMALL_BINS` at the first large size, so that
@@ -122,13 +126,15 @@ impl Bins {
         unsafe {
             chunk::set_next(c, old);
             chunk::set_prev(c, ptr::null_mut());
-            if !old.is_null() {
+            if old.is_null() {
+                // Only an empty list changes the bitmap.
+                self.words[bin / 64] |= 1 << (bin % 64);
+                self.summary |= 1 << (bin / 64);
+            } else {
                 chunk::set_prev(old, c);
             }
         }
         self.heads[bin] = c;
-        self.words[bin / 64] |= 1 << (bin % 64);
-        self.summary |= 1 << (bin / 64);
     }
 
     /// Puts `new` in `old`'s place in `bin`'s list (`old` leaves it). O(1),

@@ -22,9 +22,16 @@ const CLASSES: usize = (CACHED_MAX - MIN_CHUNK) / GRANULE + 1;
 const DEPTH: u8 = 16;
 
 pub(crate) struct Cache {
+    /// Bit `k` set iff `heads[k]` is non-null.
+    non_empty: u32,
     heads: [*mut u8; CLASSES],
     counts: [u8; CLASSES],
 }
+
+/// How many classes above the request's own a pop may take from: a warm
+/// chunk up to `LOOKAHEAD * GRANULE` bytes too big beats a cold trip to the
+/// core (the slack returns when the cache is flushed).
+const LOOKAHEAD: usize = 4;
 
 #[inline(always)]
 const fn class(size: usize) -> usize {
@@ -33,24 +40,36 @@ const fn class(size: usize) -> usize {
 
 impl Cache {
     pub(crate) const fn new() -> Self {
-        Self { heads: [ptr::null_mut(); CLASSES], counts: [0; CLASSES] }
+        Self {
+            non_empty: 0,
+            heads: [ptr::null_mut(); CLASSES],
+            counts: [0; CLASSES],
+        }
     }
 
-    /// Pops a chunk of exactly `size` bytes' class. O(1).
+    /// Pops a chunk of `size` bytes' class, or of one of the next
+    /// [`LOOKAHEAD`] classes. Returns it with the class size it was counted
+    /// at. O(1): one trailing-zero count.
     #[inline(always)]
-    pub(crate) fn pop(&mut self, size: usize) -> Option<*mut u8> {
+    pub(crate) fn pop(&mut self, size: usize) -> Option<(*mut u8, usize)> {
         if size > CACHED_MAX {
             return None;
         }
         let k = class(size);
-        let c = self.heads[k];
-        if c.is_null() {
+        let window = (self.non_empty >> k) & ((1 << (LOOKAHEAD + 1)) - 1);
+        if window == 0 {
             return None;
         }
+        let k = k + window.trailing_zeros() as usize;
+        let c = self.heads[k];
         // SAFETY: cached chunks are ours; their first payload word links them.
-        self.heads[k] = unsafe { c.add(WORD).cast::<*mut u8>().read() };
+        let next = unsafe { c.add(WORD).cast::<*mut u8>().read() };
+        self.heads[k] = next;
         self.counts[k] -= 1;
-        Some(c)
+        if next.is_null() {
+            self.non_empty &= !(1 << k);
+        }
+        Some((c, MIN_CHUNK + k * GRANULE))
     }
 
     /// Pushes the used chunk `c` under `size`'s class if there is room. O(1).
@@ -70,6 +89,7 @@ impl Cache {
         unsafe { c.add(WORD).cast::<*mut u8>().write(self.heads[k]) };
         self.heads[k] = c;
         self.counts[k] += 1;
+        self.non_empty |= 1 << k;
         true
     }
 
@@ -87,6 +107,7 @@ impl Cache {
             self.heads[k] = ptr::null_mut();
             self.counts[k] = 0;
         }
+        self.non_empty = 0;
     }
 
     /// Calls `f` with each cached chunk and its class size.
@@ -101,14 +122,17 @@ impl Cache {
         }
     }
 
-    /// Whether any chunk is cached. O(classes).
+    /// Whether any chunk is cached. O(1).
     pub(crate) fn is_empty(&self) -> bool {
-        self.counts.iter().all(|&n| n == 0)
+        self.non_empty == 0
     }
 
     /// The largest cached class size, or 0.
     pub(crate) fn largest(&self) -> usize {
-        (0..CLASSES).rev().find(|&k| self.counts[k] != 0).map_or(0, |k| MIN_CHUNK + k * GRANULE)
+        (0..CLASSES)
+            .rev()
+            .find(|&k| self.counts[k] != 0)
+            .map_or(0, |k| MIN_CHUNK + k * GRANULE)
     }
 }
 
@@ -119,5 +143,8 @@ impl core::fmt::Debug for Cache {
     }
 }
 
-const _: () = assert!(CACHED_MAX % GRANULE == 0 && CACHED_MAX >= MIN_CHUNK);
-const _: () = assert!(chunk::MIN_CHUNK >= 2 * WORD, "a cached chunk holds its header and a link");
+const _: () = assert!(CACHED_MAX % GRANULE == 0 && CACHED_MAX >= MIN_CHUNK && CLASSES <= 32);
+const _: () = assert!(
+    chunk::MIN_CHUNK >= 2 * WORD,
+    "a cached chunk holds its header and a link"
+);

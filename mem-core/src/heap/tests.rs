@@ -131,11 +131,8 @@ fn realloc_grows_and_shrinks_in_place_and_keeps_contents() {
     assert_eq!(p, q);
     heap.check().unwrap();
     // SAFETY: the first 64 bytes were copied or kept.
-    assert!(
-        unsafe { core::slice::from_raw_parts(q.as_ptr(), 64) }
-            .iter()
-            .all(|&b| b == 0xA5)
-    );
+    let kept = unsafe { core::slice::from_raw_parts(q.as_ptr(), 64) };
+    assert!(kept.iter().all(|&b| b == 0xA5));
     let l = layout(4000, 8);
     // Block the space above, then shrink: still in place.
     let wall = heap.allocate(layout(16, 8)).unwrap();
@@ -151,11 +148,8 @@ fn realloc_grows_and_shrinks_in_place_and_keeps_contents() {
     assert_ne!(s, r);
     assert_eq!(heap.stats().total_allocations, before + 1);
     // SAFETY: the first 10 bytes were copied.
-    assert!(
-        unsafe { core::slice::from_raw_parts(s.as_ptr(), 10) }
-            .iter()
-            .all(|&b| b == 0xA5)
-    );
+    let kept = unsafe { core::slice::from_raw_parts(s.as_ptr(), 10) };
+    assert!(kept.iter().all(|&b| b == 0xA5));
     heap.check().unwrap();
     // SAFETY: live blocks with their layouts.
     unsafe {
@@ -517,7 +511,10 @@ fn front_cache_reuses_small_blocks_and_never_causes_failure() {
         unsafe { heap.deallocate(b, layout(100, 8)) };
     }
     heap.check().unwrap();
-    assert!(heap.stats().fragmentation_permille.unwrap() > 0, "cached blocks are not coalesced yet");
+    assert!(
+        heap.stats().fragmentation_permille.unwrap() > 0,
+        "cached blocks are not coalesced yet"
+    );
     let free = heap.stats().free_bytes;
     let big = layout(free - 64, 8);
     let p = heap.allocate(big).expect("cache flushed before failing");
@@ -547,7 +544,8 @@ fn realloc_slides_down_into_a_free_neighbour() {
     assert_eq!(moved, a);
     heap.check().unwrap();
     // SAFETY: the first 600 bytes were moved down.
-    assert!(unsafe { core::slice::from_raw_parts(moved.as_ptr(), 600) }.iter().all(|&x| x == 0x5A));
+    let kept = unsafe { core::slice::from_raw_parts(moved.as_ptr(), 600) };
+    assert!(kept.iter().all(|&x| x == 0x5A));
     // SAFETY: live blocks with their layouts.
     unsafe {
         heap.deallocate(moved, layout(1400, 8));

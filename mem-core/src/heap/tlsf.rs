@@ -317,8 +317,8 @@ impl Heap {
     fn allocate_chunk(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         let need = chunk::chunk_size_for(layout.size())?;
         if layout.align() <= GRANULE {
-            if let Some(c) = self.cache.pop(need) {
-                self.counters.free -= need;
+            if let Some((c, counted)) = self.cache.pop(need) {
+                self.counters.free -= counted;
                 // SAFETY: a cached chunk is a used chunk of at least `need` bytes.
                 return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
             }
@@ -441,7 +441,13 @@ impl Heap {
     /// # Safety
     /// `c` is a free chunk of `size >= need` bytes in list `bin`.
     #[inline(always)]
-    unsafe fn carve_listed(&mut self, c: *mut u8, size: usize, need: usize, bin: usize) -> NonNull<u8> {
+    unsafe fn carve_listed(
+        &mut self,
+        c: *mut u8,
+        size: usize,
+        need: usize,
+        bin: usize,
+    ) -> NonNull<u8> {
         let rest = size - need;
         // SAFETY: all writes stay within [c, c + size] plus the next header;
         // the list links of `c` are read before the tail's are written.
@@ -530,9 +536,17 @@ impl Heap {
             let own = chunk::size_of_header(h);
             self.counters.free += own;
             let next = c.add(own);
-            let nh = if own == guess { guessed.assume_init() } else { chunk::header(next) };
+            let nh = if own == guess {
+                guessed.assume_init()
+            } else {
+                chunk::header(next)
+            };
             let next_free = chunk::is_free(nh);
-            let ns = if next_free { chunk::size_of_header(nh) } else { 0 };
+            let ns = if next_free {
+                chunk::size_of_header(nh)
+            } else {
+                0
+            };
             if !next_free {
                 chunk::set_prev_free(next, true);
             }
@@ -613,7 +627,9 @@ impl Heap {
             ptr
         } else if let Some(p) =
             // SAFETY: as above.
-            unsafe { self.slide_down(ptr.as_ptr().sub(WORD), need, copy_len, layout.align()) }
+            unsafe {
+                self.slide_down(ptr.as_ptr().sub(WORD), need, copy_len, layout.align())
+            }
         {
             self.counters.total += 1;
             p
@@ -672,7 +688,11 @@ impl Heap {
             }
             let next = c.add(size);
             let nh = chunk::header(next);
-            let ns = if chunk::is_free(nh) { chunk::size_of_header(nh) } else { 0 };
+            let ns = if chunk::is_free(nh) {
+                chunk::size_of_header(nh)
+            } else {
+                0
+            };
             let total = ps + size + ns;
             if total < need {
                 return None;
@@ -714,7 +734,11 @@ impl Heap {
                 return true;
             }
             let next = c.add(size);
-            let nh = if size == guess { guessed.assume_init() } else { chunk::header(next) };
+            let nh = if size == guess {
+                guessed.assume_init()
+            } else {
+                chunk::header(next)
+            };
             if !chunk::is_free(nh) {
                 return false;
             }

@@ -128,7 +128,9 @@ mod tests {
     /// SMI command 0xb2 with ACPI enable 0xf1, PM1a control at 0x604.
     fn acpi1_body() -> Vec<u8> {
         let mut b = vec![0u8; 116 - HEADER_LEN];
-        let mut put = |off: usize, v: &[u8]| b[off - HEADER_LEN..off - HEADER_LEN + v.len()].copy_from_slice(v);
+        let mut put = |off: usize, v: &[u8]| {
+            b[off - HEADER_LEN..off - HEADER_LEN + v.len()].copy_from_slice(v)
+        };
         put(DSDT, &0x07fe_0040u32.to_le_bytes());
         put(SMI_CMD, &0xb2u32.to_le_bytes());
         put(ACPI_ENABLE, &[0xf1]);
@@ -156,7 +158,8 @@ mod tests {
         let mut b = acpi1_body();
         b.resize(276 - HEADER_LEN, 0);
         b[X_DSDT - HEADER_LEN..X_DSDT - HEADER_LEN + 8].copy_from_slice(&x_dsdt.to_le_bytes());
-        b[X_PM1A_CNT_BLK - HEADER_LEN..X_PM1A_CNT_BLK - HEADER_LEN + GAS_LEN].copy_from_slice(&x_pm1a);
+        b[X_PM1A_CNT_BLK - HEADER_LEN..X_PM1A_CNT_BLK - HEADER_LEN + GAS_LEN]
+            .copy_from_slice(&x_pm1a);
         b
     }
 
@@ -171,7 +174,8 @@ mod tests {
 
     #[test]
     fn prefers_the_extended_fields() {
-        let fadt = parse_body(6, &extended_body(0x1_0000_0000, gas(GAS_SYSTEM_IO, 0xb004))).unwrap();
+        let fadt =
+            parse_body(6, &extended_body(0x1_0000_0000, gas(GAS_SYSTEM_IO, 0xb004))).unwrap();
         assert_eq!(fadt.dsdt, Some(0x1_0000_0000));
         assert_eq!(fadt.pm1a_control, Some(0xb004));
     }

@@ -6,7 +6,7 @@
 
 use core::fmt;
 
-use super::{HEADER_LEN, TableError, read_u8, read_u16, read_u32, read_u64};
+use super::{HEADER_LEN, TableError, read_u8, read_u32, read_u64};
 
 /// Processors whose APIC ids are kept; further enabled processors are
 /// still counted.
@@ -163,7 +163,8 @@ pub(crate) fn parse(table: &[u8]) -> Result<Madt, MadtError> {
     let mut offset = ENTRIES_OFFSET;
     while offset < table.len() {
         // An entry needs its two-byte header inside the table.
-        let (Some(kind), Some(length)) = (read_u8(table, offset), read_u8(table, offset + 1)) else {
+        let (Some(kind), Some(length)) = (read_u8(table, offset), read_u8(table, offset + 1))
+        else {
             return Err(MadtError::BadEntry {
                 offset,
                 kind: table[offset],
@@ -178,9 +179,7 @@ pub(crate) fn parse(table: &[u8]) -> Result<Madt, MadtError> {
         if length < min_entry_len(kind) {
             return Err(bad);
         }
-        let entry = table
-            .get(offset..offset + usize::from(length))
-            .ok_or(bad)?;
+        let entry = table.get(offset..offset + usize::from(length)).ok_or(bad)?;
         // The lengths were checked above, so these reads cannot fail; the
         // `ok_or` keeps that an error rather than a panic if they did.
         match kind {
@@ -360,7 +359,11 @@ mod tests {
         short.truncate(6);
         assert!(matches!(
             parse_entries(&[&short]),
-            Err(MadtError::BadEntry { kind: LOCAL_APIC, length: 6, .. })
+            Err(MadtError::BadEntry {
+                kind: LOCAL_APIC,
+                length: 6,
+                ..
+            })
         ));
     }
 

@@ -148,10 +148,6 @@ pub(crate) fn read_u8(bytes: &[u8], offset: usize) -> Option<u8> {
     bytes.get(offset).copied()
 }
 
-pub(crate) fn read_u16(bytes: &[u8], offset: usize) -> Option<u16> {
-    read_array(bytes, offset).map(u16::from_le_bytes)
-}
-
 pub(crate) fn read_u32(bytes: &[u8], offset: usize) -> Option<u32> {
     read_array(bytes, offset).map(u32::from_le_bytes)
 }
@@ -211,7 +207,9 @@ mod tests {
         t[HEADER_LEN] = 1;
         assert_eq!(
             validate(&t, b"FACP"),
-            Err(TableError::BadChecksum { signature: *b"FACP" })
+            Err(TableError::BadChecksum {
+                signature: *b"FACP"
+            })
         );
     }
 
@@ -259,7 +257,7 @@ mod tests {
         assert_eq!(read_u32(&b, 5), None);
         assert_eq!(read_u64(&b, 0), Some(0x0807_0605_0403_0201));
         assert_eq!(read_u64(&b, 1), None);
-        assert_eq!(read_u16(&b, usize::MAX), None);
+        assert_eq!(read_u32(&b, usize::MAX), None);
         assert_eq!(read_u8(&b, 8), None);
     }
 

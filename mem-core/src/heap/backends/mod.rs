@@ -3,7 +3,7 @@
 //!
 //! | backend | type | cargo feature | growth | stats |
 //! |---|---|---|---|---|
-//! | ours (default) | [`LockedHeap`](super::LockedHeap) | always | any region, merged when adjacent; grow handler | all fields |
+//! | ours (default) | [`LockedHeap`] | always | any region, merged when adjacent; grow handler | all fields |
 //! | `linked_list_allocator` 0.10 | `LinkedListHeap` | `linked_list_allocator` | contiguous only (`extend` above the top) | no largest free block |
 //! | `embedded-alloc` 0.7 LLFF | `EmbeddedLlffHeap` | `embedded-alloc` | none after `init` | no largest free block |
 //! | `embedded-alloc` 0.7 TLSF | `EmbeddedTlsfHeap` | `embedded-alloc` | none after `init` | no largest free block |

@@ -4,6 +4,7 @@
 //! of physical memory at an offset and hands over its memory map. From there
 //! the runtime builds the frame pool, maps the heap and runs `main`.
 
+mod acpi;
 mod serial;
 mod timer;
 mod traps;
@@ -125,8 +126,13 @@ pub(crate) fn exit(exit: Exit) -> ! {
         Exit::Failure => 0x11,
     };
     // SAFETY: port 0xf4 is the isa-debug-exit device `cargo unikernel`
-    // configures; on a machine without it the write is ignored and we halt.
+    // configures; on a machine without it the write is ignored.
     unsafe { x86_64::instructions::port::Port::<u32>::new(0xf4).write(value) };
+    // Without that device (a plain VM), power off through ACPI; the status is
+    // then lost, which the console output already told.
+    if let Some(info) = ACPI.get() {
+        acpi::power_off(info);
+    }
     loop {
         x86_64::instructions::interrupts::disable();
         x86_64::instructions::hlt();
@@ -190,19 +196,47 @@ pub fn start(
         Ok(top) => top,
         Err(e) => crate::fatal(format_args!("cannot map the main stack: {e}")),
     };
-    if let Err(e) = timer::init_tick() {
+    let acpi =
+        boot_info
+            .rsdp_addr
+            .into_option()
+            .and_then(|rsdp| match acpi::read(rsdp, phys_offset) {
+                Ok(info) => {
+                    log::info!("{info}");
+                    log::debug!(
+                        "APIC ids {:?}; I/O APICs {:?}",
+                        info.apic_ids(),
+                        info.io_apics()
+                    );
+                    Some(ACPI.call_once(|| info))
+                }
+                Err(e) => {
+                    log::warn!("cannot read the ACPI tables: {e}");
+                    None
+                }
+            });
+    if acpi.is_none() {
+        log::warn!("no ACPI tables: assuming one CPU and a legacy PIC");
+    }
+    // Machines that say they have no 8259 must not have its ports poked.
+    if let Err(e) = timer::init_tick(acpi.is_none_or(|a| a.has_8259)) {
         log::warn!("no timer tick (sleep will spin): cannot map the local APIC: {e}");
     }
     crate::platform::set(crate::platform::Platform {
         arch: "x86_64",
-        cpus: 1,
+        cpus: acpi.map_or(1, |a| a.cpus),
         ram_bytes: cmos_ram_bytes().unwrap_or(crate::memory::stats().usable_bytes),
-        firmware: crate::platform::Firmware::Acpi { revision: 0 },
+        firmware: crate::platform::Firmware::Acpi {
+            revision: acpi.map_or(0, |a| a.revision),
+        },
         boot: if uefi { "UEFI" } else { "BIOS" },
     });
     BOOT.call_once(|| Boot { main, stack_top });
     switch_stack(stack_top, run_main)
 }
+
+/// The firmware tables, kept for powering off.
+static ACPI: spin::Once<acpi::AcpiInfo> = spin::Once::new();
 
 struct Boot {
     main: fn() -> Exit,

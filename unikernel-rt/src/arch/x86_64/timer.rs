@@ -86,25 +86,13 @@ fn apic_write(reg: u64, value: u32) {
     unsafe { ((APIC_BASE.load(Ordering::Relaxed) + reg) as *mut u32).write_volatile(value) }
 }
 
-/// Masks the legacy PICs (remapped away from the exception vectors first, so
-/// that a spurious legacy interrupt cannot pose as an exception), maps and
-/// enables the local APIC, and starts its timer at `TICK_HZ`.
-pub(super) fn init_tick() -> Result<(), crate::vm::VmError> {
-    // SAFETY: ports 0x20/0x21/0xa0/0xa1 are the two 8259 PICs; the ICW
-    // sequence remaps them to vectors 40-55, then every line is masked.
-    unsafe {
-        let (mut c1, mut d1) = (Port::<u8>::new(0x20), Port::<u8>::new(0x21));
-        let (mut c2, mut d2) = (Port::<u8>::new(0xa0), Port::<u8>::new(0xa1));
-        c1.write(0x11);
-        c2.write(0x11);
-        d1.write(40);
-        d2.write(48);
-        d1.write(4);
-        d2.write(2);
-        d1.write(1);
-        d2.write(1);
-        d1.write(0xff);
-        d2.write(0xff);
+/// Masks the legacy PICs if the machine has them (remapped away from the
+/// exception vectors first, so that a spurious legacy interrupt cannot pose
+/// as an exception), maps and enables the local APIC, and starts its timer at
+/// `TICK_HZ`.
+pub(super) fn init_tick(has_8259: bool) -> Result<(), crate::vm::VmError> {
+    if has_8259 {
+        mask_legacy_pics();
     }
     // SAFETY: reading IA32_APIC_BASE has no side effect.
     let base_msr = unsafe { x86_64::registers::model_specific::Msr::new(0x1b).read() };
@@ -129,6 +117,25 @@ pub(super) fn init_tick() -> Result<(), crate::vm::VmError> {
     apic_write(APIC_INITIAL_COUNT, per_tick.min(u64::from(u32::MAX)) as u32);
     TICKING.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+fn mask_legacy_pics() {
+    // SAFETY: ports 0x20/0x21/0xa0/0xa1 are the two 8259 PICs; the ICW
+    // sequence remaps them to vectors 40-55, then every line is masked.
+    unsafe {
+        let (mut c1, mut d1) = (Port::<u8>::new(0x20), Port::<u8>::new(0x21));
+        let (mut c2, mut d2) = (Port::<u8>::new(0xa0), Port::<u8>::new(0xa1));
+        c1.write(0x11);
+        c2.write(0x11);
+        d1.write(40);
+        d2.write(48);
+        d1.write(4);
+        d2.write(2);
+        d1.write(1);
+        d2.write(1);
+        d1.write(0xff);
+        d2.write(0xff);
+    }
 }
 
 pub(super) fn ticking() -> bool {
