@@ -105,14 +105,56 @@ impl KernelBuild {
                 self.arch.triple()
             )));
         }
-        executable.ok_or_else(|| {
+        let executable = executable.ok_or_else(|| {
             BuildError(format!(
                 "`{}` built for {} but produced no executable (has it a `main.rs` or `[[bin]]`?)",
                 self.package,
                 self.arch.triple()
             ))
-        })
+        })?;
+        self.keep_apart(executable)
     }
+
+    /// Cargo writes every feature set of a package to the same path, so a
+    /// later build would replace the ELF an earlier test still has to boot.
+    /// A build with features gets its own copy, named after them; the copy is
+    /// left alone when unchanged so that cached images stay valid.
+    fn keep_apart(&self, executable: PathBuf) -> Result<PathBuf, BuildError> {
+        let Some(name) = feature_variant_name(&executable, &self.features) else {
+            return Ok(executable);
+        };
+        let copy = executable.with_file_name(name);
+        let fresh = std::fs::read(&executable)
+            .map_err(|e| BuildError(format!("cannot read {}: {e}", executable.display())))?;
+        if std::fs::read(&copy).ok().as_deref() != Some(fresh.as_slice()) {
+            std::fs::write(&copy, &fresh)
+                .map_err(|e| BuildError(format!("cannot write {}: {e}", copy.display())))?;
+        }
+        Ok(copy)
+    }
+}
+
+/// `hello+feat-a+feat-b` for a build of `hello` with features, `None` without.
+fn feature_variant_name(executable: &Path, features: &[String]) -> Option<String> {
+    if features.is_empty() {
+        return None;
+    }
+    let base = executable.file_name()?.to_string_lossy().into_owned();
+    let tags: Vec<String> = features
+        .iter()
+        .map(|f| {
+            f.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Some(format!("{base}+{}", tags.join("+")))
 }
 
 /// The executable of a cargo `compiler-artifact` JSON message for `package_id`.
@@ -155,6 +197,19 @@ mod tests {
                 "--features",
                 "a,b",
             ]
+        );
+    }
+
+    #[test]
+    fn feature_builds_get_their_own_file() {
+        let elf = Path::new("/t/riscv64gc-unknown-none-elf/debug/kernel-oom");
+        assert_eq!(feature_variant_name(elf, &[]), None);
+        assert_eq!(
+            feature_variant_name(
+                elf,
+                &["limit".to_owned(), "unikernel-rt/harness".to_owned()]
+            ),
+            Some("kernel-oom+limit+unikernel-rt_harness".to_owned())
         );
     }
 

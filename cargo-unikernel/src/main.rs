@@ -18,6 +18,7 @@ mod qemu;
 mod run;
 mod size;
 mod suite;
+mod symbols;
 mod target;
 mod toolchain;
 

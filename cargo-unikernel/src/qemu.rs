@@ -114,6 +114,9 @@ pub struct RunResult {
     pub qemu_stderr: String,
     /// Wall time from spawn to exit.
     pub duration: Duration,
+    /// The console's backtraces with function names, when the caller could
+    /// resolve them.
+    pub backtrace: Option<String>,
 }
 
 /// Whether the console is copied to our stdout as it arrives.
@@ -193,6 +196,7 @@ pub fn run_command(
         console: text(&console),
         qemu_stderr: text(&qemu_stderr),
         duration,
+        backtrace: None,
     })
 }
 

@@ -123,6 +123,12 @@ pub fn run(args: &RunArgs) -> Result<u8, Fatal> {
     } else {
         "FAILED"
     };
+    if let Some(backtrace) = crate::symbols::symbolize(
+        &result.console,
+        &crate::symbols::elf_for(&machine.boot_file),
+    ) {
+        eprint!("{backtrace}");
+    }
     eprintln!(
         "cargo-unikernel: {verdict}: {} on {target}: {} ({:.1} s)",
         package.name,

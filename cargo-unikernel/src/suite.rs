@@ -395,6 +395,9 @@ fn run_job(job: &Job<'_>) -> bool {
                     text.push_str(line);
                     text.push('\n');
                 }
+                if let Some(backtrace) = &result.backtrace {
+                    text.push_str(&format!("---- symbolised ----\n{backtrace}"));
+                }
                 if !result.qemu_stderr.trim().is_empty() {
                     text.push_str(&format!(
                         "---- QEMU stderr ----\n{}\n",
@@ -419,7 +422,12 @@ fn run_case(case: &Case<'_>, boot_file: PathBuf) -> Result<qemu::RunResult, Stri
         extra_args: case.spec.qemu_args.clone(),
     };
     let timeout: Option<Duration> = case.spec.timeout;
-    qemu::run(&machine, timeout, Echo::Capture).map_err(|e| e.to_string())
+    let mut result = qemu::run(&machine, timeout, Echo::Capture).map_err(|e| e.to_string())?;
+    result.backtrace = crate::symbols::symbolize(
+        &result.console,
+        &crate::symbols::elf_for(&machine.boot_file),
+    );
+    Ok(result)
 }
 
 #[cfg(test)]

@@ -17,6 +17,15 @@ use proptest::prelude::*;
 const CASES: u32 = if cfg!(miri) { 4 } else { 256 };
 const MAX_OPS: usize = if cfg!(miri) { 40 } else { 400 };
 
+fn config() -> ProptestConfig {
+    let mut config = ProptestConfig::with_cases(CASES);
+    if cfg!(miri) {
+        // Failure files need the working directory, which Miri isolates.
+        config.failure_persistence = None;
+    }
+    config
+}
+
 /// A 4 KiB-aligned buffer that plays the heap's memory, freed on drop.
 struct Arena {
     ptr: *mut u8,
@@ -72,7 +81,9 @@ fn op() -> impl Strategy<Value = Op> {
 /// The model: live blocks by start address, each with its layout and fill byte.
 #[derive(Default)]
 struct Model {
-    live: BTreeMap<usize, (Layout, u8)>,
+    /// Keyed by address; the pointer itself is kept so that no integer is
+    /// ever cast back to a pointer (Miri checks provenance).
+    live: BTreeMap<usize, (*mut u8, Layout, u8)>,
     next_fill: u8,
 }
 
@@ -81,7 +92,7 @@ impl Model {
         let start = p as usize;
         let end = start + layout.size();
         assert_eq!(start % layout.align(), 0, "{layout:?} misaligned at {p:p}");
-        if let Some((&s, (l, _))) = self.live.range(..end).next_back() {
+        if let Some((&s, (_, l, _))) = self.live.range(..end).next_back() {
             assert!(
                 s + l.size() <= start,
                 "block {p:p}+{} overlaps {s:#x}+{}",
@@ -107,11 +118,11 @@ impl Model {
         );
     }
 
-    fn pick(&self, pick: usize) -> Option<(usize, Layout, u8)> {
+    fn pick(&self, pick: usize) -> Option<(*mut u8, Layout, u8)> {
         if self.live.is_empty() {
             return None;
         }
-        let (&p, &(l, f)) = self.live.iter().nth(pick % self.live.len()).unwrap();
+        let (_, &(p, l, f)) = self.live.iter().nth(pick % self.live.len()).unwrap();
         Some((p, l, f))
     }
 }
@@ -128,30 +139,30 @@ fn run(heap: &dyn HeapBackend, ops: &[Op], mut grow: impl FnMut(bool)) {
                 if !p.is_null() {
                     model.check_fresh(p, layout);
                     let fill = model.fill(p, layout);
-                    model.live.insert(p as usize, (layout, fill));
+                    model.live.insert(p as usize, (p, layout, fill));
                 }
             }
             Op::Free { pick } => {
                 if let Some((p, l, f)) = model.pick(pick) {
-                    Model::verify(p as *mut u8, l.size(), f);
-                    model.live.remove(&p);
+                    Model::verify(p, l.size(), f);
+                    model.live.remove(&(p as usize));
                     // SAFETY: a live block with its layout.
-                    unsafe { heap.dealloc(p as *mut u8, l) };
+                    unsafe { heap.dealloc(p, l) };
                 }
             }
             Op::Realloc { pick, new_size } => {
                 if let Some((p, l, f)) = model.pick(pick) {
                     // SAFETY: a live block with its layout; non-zero new size.
-                    let q = unsafe { heap.realloc(p as *mut u8, l, new_size) };
+                    let q = unsafe { heap.realloc(p, l, new_size) };
                     if q.is_null() {
-                        Model::verify(p as *mut u8, l.size(), f);
+                        Model::verify(p, l.size(), f);
                     } else {
-                        model.live.remove(&p);
+                        model.live.remove(&(p as usize));
                         let nl = Layout::from_size_align(new_size, l.align()).unwrap();
                         Model::verify(q, l.size().min(new_size), f);
                         model.check_fresh(q, nl);
                         let fill = model.fill(q, nl);
-                        model.live.insert(q as usize, (nl, fill));
+                        model.live.insert(q as usize, (q, nl, fill));
                     }
                 }
             }
@@ -161,13 +172,13 @@ fn run(heap: &dyn HeapBackend, ops: &[Op], mut grow: impl FnMut(bool)) {
         assert_eq!(stats.allocations, model.live.len());
         assert_eq!(
             stats.bytes_in_use,
-            model.live.values().map(|(l, _)| l.size()).sum::<usize>()
+            model.live.values().map(|(_, l, _)| l.size()).sum::<usize>()
         );
     }
-    for (p, (l, f)) in std::mem::take(&mut model.live) {
-        Model::verify(p as *mut u8, l.size(), f);
+    for (_, (p, l, f)) in std::mem::take(&mut model.live) {
+        Model::verify(p, l.size(), f);
         // SAFETY: a live block with its layout.
-        unsafe { heap.dealloc(p as *mut u8, l) };
+        unsafe { heap.dealloc(p, l) };
     }
     let stats = heap.stats();
     assert_eq!((stats.bytes_in_use, stats.allocations), (0, 0), "{stats}");
@@ -199,7 +210,7 @@ impl Pieces<'_> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn default_backend_matches_the_model(ops in prop::collection::vec(op(), 1..MAX_OPS)) {
@@ -262,7 +273,7 @@ fn grow_from_pool(layout: Layout) -> Option<(NonNull<u8>, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     /// Starting from a tiny heap, every growth comes from the handler, which
     /// hands out consecutive memory: the heap stays one region.

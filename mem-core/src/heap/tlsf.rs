@@ -583,6 +583,26 @@ impl Heap {
         }
     }
 
+    /// Returns the block at `ptr`, whose layout asked for `size` bytes, to
+    /// the front cache or, if that is full or the block large, to the core.
+    ///
+    /// # Safety
+    /// `ptr` is a live payload of this heap allocated for `size` bytes.
+    #[inline(always)]
+    unsafe fn release(&mut self, ptr: NonNull<u8>, size: usize) {
+        // The chunk is at least the size its layout needs.
+        let guess = chunk::chunk_size_for(size).unwrap_or(MIN_CHUNK);
+        // SAFETY: per the caller.
+        unsafe {
+            let c = ptr.as_ptr().sub(WORD);
+            if self.cache.push(c, guess) {
+                self.counters.free += guess;
+            } else {
+                self.free_chunk_guessing(c, guess);
+            }
+        }
+    }
+
     /// Frees a block. O(1).
     ///
     /// # Safety
@@ -593,13 +613,7 @@ impl Heap {
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: per the caller, `ptr` is a live payload of this heap.
         unsafe {
-            let guess = chunk::chunk_size_for(layout.size()).unwrap_or(MIN_CHUNK);
-            let c = ptr.as_ptr().sub(WORD);
-            if self.cache.push(c, guess) {
-                self.counters.free += guess;
-            } else {
-                self.free_chunk_guessing(c, guess);
-            }
+            self.release(ptr, layout.size());
         }
         self.counters.in_use -= layout.size();
         self.counters.live -= 1;
@@ -641,8 +655,7 @@ impl Heap {
             // copied length; the old one is freed after the copy.
             unsafe {
                 ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), copy_len);
-                let guess = chunk::chunk_size_for(layout.size()).unwrap_or(MIN_CHUNK);
-                self.free_chunk_guessing(ptr.as_ptr().sub(WORD), guess);
+                self.release(ptr, layout.size());
             }
             self.counters.total += 1;
             new
