@@ -79,7 +79,20 @@ impl Hier {
     }
 
     /// The lowest set bit at or above `pos`. O(levels).
+    #[inline]
     pub(super) fn find_next(&self, s: &[u64], pos: usize) -> Option<usize> {
+        // Most searches end in the word they start in.
+        let w = pos / 64;
+        if w < self.level_words(0) {
+            let word = s[self.off[0] + w] & (!0u64 << (pos % 64));
+            if word != 0 {
+                return Some(w * 64 + word.trailing_zeros() as usize);
+            }
+        }
+        self.find_next_climbing(s, pos)
+    }
+
+    fn find_next_climbing(&self, s: &[u64], pos: usize) -> Option<usize> {
         let mut level = 0;
         let mut i = pos;
         // Climb while the rest of the current word is empty.

@@ -526,7 +526,15 @@ impl<'a> FramePool<'a> {
 
     /// Reports the cached frames' bits to the summaries and empties the
     /// cache, restoring "a summary bit is set iff its word is non-zero".
+    #[inline]
     fn flush_recent(&mut self) {
+        if self.recent_len > 0 {
+            self.flush_recent_slow();
+        }
+    }
+
+    #[cold]
+    fn flush_recent_slow(&mut self) {
         for k in 0..self.recent_len {
             let w = self.recent[k] / 64;
             self.layout.frames.sync_summary(self.s, w);
