@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::new::{NewArgs, RuntimeSource};
 use crate::size::MemorySize;
 use crate::target::{Arch, Boot};
 
@@ -14,6 +15,7 @@ USAGE:
     cargo unikernel run   [OPTIONS] [-- QEMU-ARGS...]   build and boot one kernel
     cargo unikernel build [OPTIONS]                     build images and print their paths
     cargo unikernel test  [TEST-OPTIONS]                fmt, clippy, host tests, Miri, QEMU tests
+    cargo unikernel new   NAME [NEW-OPTIONS]            create an application crate NAME
 
 OPTIONS (run, build):
     --example NAME         the workspace example examples/NAME (default in the workspace: hello)
@@ -34,6 +36,12 @@ TEST-OPTIONS:
     --no-miri              skip Miri
     --qemu-only            skip every check except the QEMU tests
     --release              build kernels with the release profile
+
+NEW-OPTIONS:
+    --path DIR             the directory to create (default: ./NAME)
+    --runtime-path PATH    depend on the unikernel-rt at PATH
+                           (default: the one this runner was built from)
+    --runtime-version VER  depend on unikernel-rt VER from crates.io
 
 EXIT STATUS:
     0 success, 1 application or test failure, 2 build/usage/setup error, 124 timeout";
@@ -101,6 +109,8 @@ pub enum Command {
     Build(RunArgs),
     /// `test`.
     Test(TestArgs),
+    /// `new`.
+    New(NewArgs),
     /// `--help`, `-h` or `help`.
     Help,
 }
@@ -135,15 +145,16 @@ where
     }
     let mut args = args.into_iter();
     let Some(subcommand) = args.next() else {
-        return Err(usage("missing subcommand: run, build or test"));
+        return Err(usage("missing subcommand: run, build, test or new"));
     };
     match subcommand.as_str() {
         "run" => Ok(Command::Run(parse_run(args)?)),
         "build" => Ok(Command::Build(parse_run(args)?)),
         "test" => Ok(Command::Test(parse_test(args)?)),
+        "new" => Ok(Command::New(parse_new(args)?)),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(usage(format!(
-            "unknown subcommand `{other}` (expected run, build or test)"
+            "unknown subcommand `{other}` (expected run, build, test or new)"
         ))),
     }
 }
@@ -313,6 +324,37 @@ fn parse_test(args: impl Iterator<Item = String>) -> Result<TestArgs, UsageError
     Ok(out)
 }
 
+fn parse_new(args: impl Iterator<Item = String>) -> Result<NewArgs, UsageError> {
+    let mut out = NewArgs::default();
+    let mut name = None;
+    let mut opts = Options::new(args);
+    while let Some(flag) = opts.next_flag()? {
+        match flag.as_str() {
+            "--path" => out.path = Some(opts.value(&flag)?.into()),
+            "--runtime-path" | "--runtime-version" => {
+                if out.runtime != RuntimeSource::Default {
+                    return Err(usage(
+                        "give at most one of `--runtime-path` and `--runtime-version`",
+                    ));
+                }
+                let value = opts.value(&flag)?;
+                out.runtime = if flag == "--runtime-path" {
+                    RuntimeSource::Path(value.into())
+                } else {
+                    RuntimeSource::Version(value)
+                };
+            }
+            other if other.starts_with('-') => {
+                return Err(usage(format!("unknown option `{other}`")));
+            }
+            other if name.is_none() => name = Some(other.to_owned()),
+            other => return Err(usage(format!("unexpected argument `{other}`"))),
+        }
+    }
+    out.name = name.ok_or_else(|| usage("`new` needs the application's NAME"))?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +421,11 @@ mod tests {
             "test --filter",
             "test --no-miri=1",
             "test --example hello",
+            "new",
+            "new a b",
+            "new a --path",
+            "new a --runtime-path x --runtime-version 1",
+            "new a --frobnicate",
         ] {
             assert!(parse_str(bad).is_err(), "`{bad}` should be a usage error");
         }
@@ -406,5 +453,28 @@ mod tests {
                 ..RunArgs::default()
             })
         );
+    }
+
+    #[test]
+    fn new_options() {
+        assert_eq!(
+            parse_str("new demo").unwrap(),
+            Command::New(NewArgs {
+                name: "demo".into(),
+                ..NewArgs::default()
+            })
+        );
+        assert_eq!(
+            parse_str("unikernel new --path /tmp/x demo --runtime-version=0.1").unwrap(),
+            Command::New(NewArgs {
+                name: "demo".into(),
+                path: Some("/tmp/x".into()),
+                runtime: RuntimeSource::Version("0.1".into()),
+            })
+        );
+        let Command::New(args) = parse_str("new demo --runtime-path ../rt").unwrap() else {
+            panic!("not a new command");
+        };
+        assert_eq!(args.runtime, RuntimeSource::Path("../rt".into()));
     }
 }

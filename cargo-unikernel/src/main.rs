@@ -6,6 +6,7 @@
 //! - `cargo unikernel build` only builds, and prints the image paths.
 //! - `cargo unikernel test` runs fmt, clippy, host tests, Miri and every
 //!   `[[package.metadata.unikernel.test]]` QEMU test.
+//! - `cargo unikernel new NAME` creates an application crate that boots.
 
 mod cli;
 mod expect;
@@ -13,6 +14,7 @@ mod image;
 mod kernel;
 mod metadata;
 mod nested;
+mod new;
 mod outcome;
 mod qemu;
 mod run;
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::run(&args),
         cli::Command::Build(args) => run::build(&args),
         cli::Command::Test(args) => suite::test(&args),
+        cli::Command::New(args) => new::new(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -71,7 +71,7 @@ impl MemorySize {
 
 impl fmt::Display for MemorySize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.mib % 1024 == 0 {
+        if self.mib.is_multiple_of(1024) {
             write!(f, "{} GiB", self.mib / 1024)
         } else {
             write!(f, "{} MiB", self.mib)

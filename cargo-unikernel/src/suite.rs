@@ -19,6 +19,9 @@ use crate::run::{build_boot_files, current_workspace, ovmf_for};
 use crate::target::{Arch, Target};
 use crate::toolchain::{self, MIRI_TOOLCHAIN};
 
+mod new_app;
+mod release;
+
 /// Packages whose tests also run under Miri (their unsafe code is host-testable).
 const MIRI_PACKAGES: &[&str] = &["mem-core"];
 
@@ -61,8 +64,13 @@ pub fn test(args: &TestArgs) -> Result<u8, Fatal> {
         if !args.no_miri {
             run_miri(&workspace, &mut tally);
         }
+        if let Some((name, command)) = release::package_step(&workspace) {
+            tally.record(run_step(&name, command, &workspace.root));
+        }
+        release::run_msrv(&workspace, &arches, &mut tally);
     }
     run_qemu_tests(&workspace, args, &arches, &mut tally);
+    new_app::run(&workspace, args, &arches, &mut tally);
     println!("{} passed, {} failed", tally.passed, tally.failed);
     Ok(if tally.failed == 0 {
         EXIT_SUCCESS

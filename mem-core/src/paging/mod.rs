@@ -314,7 +314,7 @@ pub trait Mapper {
         sizes: PageSizes,
         alloc: &mut A,
     ) -> Result<Flush<Self::Tlb>, MapError> {
-        if offset % Size4KiB::SIZE != 0 {
+        if !offset.is_multiple_of(Size4KiB::SIZE) {
             return Err(MapError::Misaligned(crate::AddrNotAligned {
                 addr: offset,
                 align: Size4KiB::SIZE,

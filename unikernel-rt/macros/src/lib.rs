@@ -5,6 +5,7 @@
 //! expansions refer to `::unikernel::__private`, which only the runtime
 //! provides. Both macros check their input completely and report every
 //! problem at once, each at the token it concerns.
+#![deny(missing_docs)]
 
 mod args;
 mod main_attr;

@@ -101,17 +101,16 @@ fn parse_config(attr: TokenStream, errors: &mut Errors) -> Config {
     }
     if let (Some(size), Some(limit), Some(limit_arg)) =
         (config.heap_size, config.heap_limit, heap_limit_arg)
+        && limit < size
     {
-        if limit < size {
-            errors.push(syn::Error::new_spanned(
-                limit_arg,
-                format!(
-                    "`heap_limit` ({}) must be at least `heap_size` ({}): the heap starts at `heap_size` and grows up to `heap_limit`",
-                    units::format_size(limit),
-                    units::format_size(size),
-                ),
-            ));
-        }
+        errors.push(syn::Error::new_spanned(
+            limit_arg,
+            format!(
+                "`heap_limit` ({}) must be at least `heap_size` ({}): the heap starts at `heap_size` and grows up to `heap_limit`",
+                units::format_size(limit),
+                units::format_size(size),
+            ),
+        ));
     }
     config
 }

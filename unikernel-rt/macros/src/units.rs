@@ -106,7 +106,7 @@ fn parse_decimal(digits: &str) -> Result<u64, SizeError> {
 pub(crate) fn format_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 3] = [("GiB", KIB * KIB * KIB), ("MiB", KIB * KIB), ("KiB", KIB)];
     for (unit, size) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }
@@ -185,7 +185,7 @@ fn parse_radix(digits: &str, radix: u32) -> Result<u64, OffsetError> {
 
 /// Accepts a 4 KiB aligned, canonical x86_64 virtual address.
 pub(crate) fn check_offset(value: u64) -> Result<u64, OffsetError> {
-    if value % PAGE_SIZE != 0 {
+    if !value.is_multiple_of(PAGE_SIZE) {
         return Err(OffsetError::Unaligned(value));
     }
     // Canonical: bits 63..47 are copies of bit 47 (48-bit virtual addresses).

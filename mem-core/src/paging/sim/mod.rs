@@ -102,7 +102,7 @@ impl SimFrames {
     pub fn read_u64(&self, pa: PhysAddr) -> u64 {
         let pa = pa.as_u64() as usize;
         assert!(
-            pa % 8 == 0 && pa < self.frames * FRAME_SIZE as usize,
+            pa.is_multiple_of(8) && pa < self.frames * FRAME_SIZE as usize,
             "bad address {pa:#x}"
         );
         // SAFETY: in bounds and aligned, checked above; the buffer lives as

@@ -265,13 +265,13 @@ impl Model {
                 }
                 let end = va + pages * 4096;
                 for probe in [va, end - 1] {
-                    if let Some((start, leaf)) = self.containing(probe) {
-                        if start < va || start + leaf.size.bytes() > end {
-                            return Outcome::Unmap(UnmapError::InsideHugePage {
-                                addr: VirtAddr::new(start),
-                                size: leaf.size,
-                            });
-                        }
+                    if let Some((start, leaf)) = self.containing(probe)
+                        && (start < va || start + leaf.size.bytes() > end)
+                    {
+                        return Outcome::Unmap(UnmapError::InsideHugePage {
+                            addr: VirtAddr::new(start),
+                            size: leaf.size,
+                        });
                     }
                 }
                 self.remove_overlapping(va, end);
