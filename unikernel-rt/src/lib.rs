@@ -1,5 +1,6 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
 // The boot flow runs only on bare metal; on hosted targets the crate is built
 // for its unit tests and the macros' tests, where that code is never called.
 #![cfg_attr(not(target_os = "none"), allow(dead_code))]

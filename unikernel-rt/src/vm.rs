@@ -19,7 +19,7 @@
 use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use mem_core::paging::{MapError, Mapper};
+use mem_core::paging::{MapError, Mapper, SplitError, UnmapError};
 pub use mem_core::paging::{MappedSize, PageFlags, Translation};
 use mem_core::{
     FRAME_SIZE, FrameAllocError, FrameAllocator, Page, PageRange, PhysAddr, PhysFrame, VirtAddr,
@@ -39,6 +39,10 @@ static NEXT_STACK: AtomicU64 = AtomicU64::new(layout::STACKS_START);
 pub enum VmError {
     /// The page tables refused the mapping.
     Map(MapError),
+    /// The page tables refused to remove a mapping.
+    Unmap(UnmapError),
+    /// A huge page could not be split.
+    Split(SplitError),
     /// No frames are left to back the mapping.
     OutOfFrames(FrameAllocError),
     /// The physical range overlaps usable RAM: mapping it as a device would
@@ -57,6 +61,8 @@ impl fmt::Display for VmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             VmError::Map(e) => write!(f, "mapping failed: {e}"),
+            VmError::Unmap(e) => write!(f, "unmapping failed: {e}"),
+            VmError::Split(e) => write!(f, "splitting a huge page failed: {e}"),
             VmError::OutOfFrames(e) => write!(f, "no memory to back the mapping: {e}"),
             VmError::NotDeviceMemory { phys } => {
                 write!(f, "{phys:#x} is usable RAM, not device memory")
@@ -177,6 +183,50 @@ fn unmap_and_free(
             let _ = frames.deallocate_frame(frame);
         }
     }
+}
+
+/// Turns the mapped kernel page at `addr` into a guard page: unmaps it,
+/// splitting a huge page around it first. Its frame belongs to the kernel
+/// image and is not returned to the pool.
+pub(crate) fn unmap_guard_page(addr: u64) -> Result<(), VmError> {
+    let page = Page::<mem_core::Size4KiB>::containing_address(VirtAddr::new(addr));
+    with_mapper(|mapper, frames| {
+        // A 1 GiB page needs two splits to get down to 4 KiB pages.
+        let mut splits = 0;
+        loop {
+            // SAFETY: guard pages hold no data: the caller reserved this page
+            // below a stack precisely so that nothing uses it.
+            match unsafe { mapper.unmap(page, frames) } {
+                Ok((_, flush)) => {
+                    flush.flush();
+                    return Ok(());
+                }
+                Err(UnmapError::InsideHugePage { .. }) if splits < 2 => {
+                    mapper
+                        .split(page.start_address(), frames)
+                        .map_err(VmError::Split)?
+                        .flush();
+                    splits += 1;
+                }
+                Err(e) => return Err(VmError::Unmap(e)),
+            }
+        }
+    })
+}
+
+/// The unmapped page directly below the mapped run of pages containing
+/// `addr`, searching at most `limit` bytes down: the guard of the stack that
+/// `addr` is on.
+pub(crate) fn guard_below(addr: u64, limit: u64) -> Option<u64> {
+    let mut page = addr & !(FRAME_SIZE - 1);
+    let floor = page.saturating_sub(limit);
+    while page >= floor && page >= FRAME_SIZE {
+        page -= FRAME_SIZE;
+        if translate(VirtAddr::new(page)).is_none() {
+            return Some(page);
+        }
+    }
+    None
 }
 
 /// Maps a stack of `size` bytes (rounded up to pages) with an unmapped guard

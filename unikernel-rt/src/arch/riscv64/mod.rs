@@ -264,6 +264,7 @@ pub fn start(hart_id: usize, dtb: usize, config: &'static RuntimeConfig, main: f
     };
     log::debug!("Sv39 paging on, root table {:?}", paging.mapper.root());
     crate::traps::register_stack_guard(paging.boot_stack_guard, paging.boot_stack_bottom);
+    crate::traps::register_stack_guard(paging.trap_stack_guard, paging.trap_stack_bottom);
 
     // SAFETY: all RAM is mapped at PHYS_OFFSET now, and the usable regions
     // (the page tables were just reserved) are used by nothing else.

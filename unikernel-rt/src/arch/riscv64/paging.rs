@@ -74,6 +74,9 @@ unsafe extern "C" {
     static __boot_stack_guard: u8;
     static __boot_stack_bottom: u8;
     static __boot_stack_top: u8;
+    static __trap_stack_guard: u8;
+    static __trap_stack_bottom: u8;
+    static __trap_stack_top: u8;
 }
 
 fn sym(s: *const u8) -> u64 {
@@ -85,6 +88,8 @@ pub(super) struct Paging {
     pub mapper: Sv39Mapper,
     pub boot_stack_guard: u64,
     pub boot_stack_bottom: u64,
+    pub trap_stack_guard: u64,
+    pub trap_stack_bottom: u64,
 }
 
 /// Builds the kernel page table, switches to it, reserves the tables' frames
@@ -125,6 +130,11 @@ pub(super) fn enable(map: &mut MemoryMap, devices: &[u64]) -> Result<Paging, &'s
             sym(&raw const __boot_stack_top),
             PageFlags::RW,
         ),
+        (
+            sym(&raw const __trap_stack_bottom),
+            sym(&raw const __trap_stack_top),
+            PageFlags::RW,
+        ),
     ];
     for (start, end, flags) in sections {
         identity(&mut mapper, &mut bump, start, end, flags)?;
@@ -139,7 +149,7 @@ pub(super) fn enable(map: &mut MemoryMap, devices: &[u64]) -> Result<Paging, &'s
         )?;
     }
 
-    let kernel = sym(&raw const __text_start)..sym(&raw const __boot_stack_top);
+    let kernel = sym(&raw const __text_start)..sym(&raw const __trap_stack_top);
     for region in map.regions() {
         let flags = if region.kind == RegionKind::Kernel {
             PageFlags::R
@@ -196,6 +206,8 @@ pub(super) fn enable(map: &mut MemoryMap, devices: &[u64]) -> Result<Paging, &'s
         mapper: unsafe { Sv39Mapper::new(root, VirtAddr::new(layout::PHYS_OFFSET)) },
         boot_stack_guard: sym(&raw const __boot_stack_guard),
         boot_stack_bottom: sym(&raw const __boot_stack_bottom),
+        trap_stack_guard: sym(&raw const __trap_stack_guard),
+        trap_stack_bottom: sym(&raw const __trap_stack_bottom),
     })
 }
 

@@ -53,11 +53,11 @@ impl fmt::Display for TrapFrame {
 }
 
 const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
-const TRAP_STACK_SIZE: usize = 16 * 1024;
 
-#[repr(C, align(16))]
-struct TrapStack([u8; TRAP_STACK_SIZE]);
-static mut TRAP_STACK: TrapStack = TrapStack([0; TRAP_STACK_SIZE]);
+// The trap stack is placed by the linker script, above its guard page.
+unsafe extern "C" {
+    static __trap_stack_top: u8;
+}
 
 core::arch::global_asm!(
     ".section .text.trap, \"ax\"",
@@ -103,7 +103,7 @@ unsafe extern "C" {
 /// Points `stvec` at the trap entry (direct mode) and `sscratch` at the top
 /// of the trap stack.
 pub(super) fn init() {
-    let top = core::ptr::addr_of!(TRAP_STACK) as usize + TRAP_STACK_SIZE;
+    let top = core::ptr::addr_of!(__trap_stack_top) as usize;
     let entry = __unikernel_trap_entry as *const () as usize;
     // SAFETY: the entry is 4-byte aligned (mode bits 0 = direct) and saves and
     // restores all state; the trap stack is reserved for it.

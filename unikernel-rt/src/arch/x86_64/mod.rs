@@ -178,6 +178,19 @@ pub fn start(
     let mapper = unsafe { OffsetMapper::from_active(VirtAddr::new(phys_offset)) };
     crate::memory::install(pool, map, report);
     crate::vm::install(mapper, phys_offset);
+    if let Err(e) = traps::guard_ist_stacks() {
+        crate::fatal(format_args!(
+            "cannot unmap the guard pages of the fault stacks: {e}"
+        ));
+    }
+    // The bootloader puts a guard page below the boot stack; check rather
+    // than trust it, and let an overflow during boot be reported as such.
+    let here = 0u8;
+    let sp = core::ptr::addr_of!(here) as u64;
+    match crate::vm::guard_below(sp, config.stack_size() + 0x10_0000) {
+        Some(guard) => crate::traps::register_stack_guard(guard, guard + mem_core::FRAME_SIZE),
+        None => log::warn!("no guard page found below the boot stack"),
+    }
 
     let heap_size = config.heap_size();
     if let Err(e) = crate::vm::map_fresh(layout::HEAP_START, heap_size, PageFlags::RW) {

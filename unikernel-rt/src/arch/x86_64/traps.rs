@@ -136,11 +136,38 @@ const DOUBLE_FAULT_IST: u16 = 0;
 const PAGE_FAULT_IST: u16 = 1;
 const IST_STACK_SIZE: usize = 16 * 1024;
 
-#[repr(C, align(16))]
-struct IstStack([u8; IST_STACK_SIZE]);
+const PAGE: usize = 4096;
 
-static mut DOUBLE_FAULT_STACK: IstStack = IstStack([0; IST_STACK_SIZE]);
-static mut PAGE_FAULT_STACK: IstStack = IstStack([0; IST_STACK_SIZE]);
+/// An interrupt stack with a guard page below it, unmapped by
+/// [`guard_ist_stacks`] once the runtime's mapper is up.
+#[repr(C, align(4096))]
+struct IstStack {
+    guard: [u8; PAGE],
+    stack: [u8; IST_STACK_SIZE],
+}
+
+static mut DOUBLE_FAULT_STACK: IstStack = IstStack {
+    guard: [0; PAGE],
+    stack: [0; IST_STACK_SIZE],
+};
+static mut PAGE_FAULT_STACK: IstStack = IstStack {
+    guard: [0; PAGE],
+    stack: [0; IST_STACK_SIZE],
+};
+
+/// Unmaps the guard pages below the IST stacks, so that an overflow of a
+/// fault handler's stack is caught instead of silently overwriting memory.
+pub(super) fn guard_ist_stacks() -> Result<(), crate::vm::VmError> {
+    for stack in [
+        core::ptr::addr_of!(DOUBLE_FAULT_STACK),
+        core::ptr::addr_of!(PAGE_FAULT_STACK),
+    ] {
+        let guard = stack as u64;
+        crate::vm::unmap_guard_page(guard)?;
+        crate::traps::register_stack_guard(guard, guard + PAGE as u64);
+    }
+    Ok(())
+}
 
 struct Tables {
     gdt: GlobalDescriptorTable,
@@ -158,7 +185,8 @@ static IDT: Once<InterruptDescriptorTable> = Once::new();
 pub(super) fn init() {
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
-        let top = |stack: *const IstStack| X86VirtAddr::from_ptr(stack) + IST_STACK_SIZE as u64;
+        let top =
+            |stack: *const IstStack| X86VirtAddr::from_ptr(stack) + (PAGE + IST_STACK_SIZE) as u64;
         tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] =
             top(core::ptr::addr_of!(DOUBLE_FAULT_STACK));
         tss.interrupt_stack_table[PAGE_FAULT_IST as usize] =
