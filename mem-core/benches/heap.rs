@@ -410,10 +410,10 @@ fn print_untimed_tables(arena: &Arena, filter: &str) {
         // Arenas sized like talc's (128 MiB for large blocks); 8 MiB for
         // 200 B keeps the list-walking peers quick.
         let h = (a.make)(arena.0, 8 << 20);
-        let small = heap_efficiency(&*h, 8 << 20, 200, 8);
+        let small = heap_efficiency(&*h, 8 << 20, 200, 24);
         drop(h);
         let h = (a.make)(arena.0, 128 << 20);
-        let large = heap_efficiency(&*h, 128 << 20, 30_000, 8);
+        let large = heap_efficiency(&*h, 128 << 20, 30_000, 24);
         drop(h);
         let h = (a.make)(arena.0, ARENA);
         let (p50, p99) = latency(&*h, per_ns);

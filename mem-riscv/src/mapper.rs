@@ -1,13 +1,8 @@
 //! [`Sv39Mapper`]: Sv39 tables reached through a physical-memory offset,
 //! and `satp`.
 
-use mem_core::paging::{
-    Flush, GenericMapper, MapError, Mapper, PageFlags, PageSizes, ProtectError, SplitError,
-    Translation, UnmapError,
-};
-use mem_core::{
-    FrameAllocError, FrameAllocator, Page, PageRange, PageSize, PhysFrame, Size4KiB, VirtAddr,
-};
+use mem_core::paging::GenericMapper;
+use mem_core::{FrameAllocError, FrameAllocator, PhysFrame, VirtAddr};
 
 use crate::sv39::Sv39;
 
@@ -32,9 +27,9 @@ pub const fn satp_value(root: PhysFrame, asid: u16) -> u64 {
 /// reached at `phys + phys_offset` (0 while running on physical addresses
 /// before paging; the direct-map offset once it is on).
 ///
-/// All of [`Mapper`] is provided; page-table frames come from the
-/// [`FrameAllocator`] passed to each call and go back to it when a table
-/// becomes empty. See [`Sv39`] for how flags are encoded.
+/// All of [`Mapper`](mem_core::paging::Mapper) is provided; page-table
+/// frames come from the [`FrameAllocator`] passed to each call and go back to
+/// it when a table becomes empty. See [`Sv39`] for how flags are encoded.
 ///
 /// ```
 /// use mem_core::paging::{Mapper, PageFlags, sim::SimFrames};
@@ -158,78 +153,4 @@ impl Sv39Mapper {
     }
 }
 
-impl Mapper for Sv39Mapper {
-    type Tlb = Sv39;
-
-    #[inline]
-    unsafe fn map<S: PageSize, A: FrameAllocator + ?Sized>(
-        &mut self,
-        page: Page<S>,
-        frame: PhysFrame<S>,
-        flags: PageFlags,
-        alloc: &mut A,
-    ) -> Result<Flush<Sv39>, MapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.map(page, frame, flags, alloc) }
-    }
-
-    #[inline]
-    unsafe fn map_range<A: FrameAllocator + ?Sized>(
-        &mut self,
-        pages: PageRange<Size4KiB>,
-        first_frame: PhysFrame<Size4KiB>,
-        flags: PageFlags,
-        sizes: PageSizes,
-        alloc: &mut A,
-    ) -> Result<Flush<Sv39>, MapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe {
-            self.inner
-                .map_range(pages, first_frame, flags, sizes, alloc)
-        }
-    }
-
-    #[inline]
-    unsafe fn unmap<S: PageSize, A: FrameAllocator + ?Sized>(
-        &mut self,
-        page: Page<S>,
-        alloc: &mut A,
-    ) -> Result<(PhysFrame<S>, Flush<Sv39>), UnmapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.unmap(page, alloc) }
-    }
-
-    #[inline]
-    unsafe fn unmap_range<A: FrameAllocator + ?Sized>(
-        &mut self,
-        pages: PageRange<Size4KiB>,
-        alloc: &mut A,
-    ) -> Result<Flush<Sv39>, UnmapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.unmap_range(pages, alloc) }
-    }
-
-    #[inline]
-    unsafe fn protect<S: PageSize>(
-        &mut self,
-        page: Page<S>,
-        flags: PageFlags,
-    ) -> Result<Flush<Sv39>, ProtectError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.protect(page, flags) }
-    }
-
-    #[inline]
-    fn split<A: FrameAllocator + ?Sized>(
-        &mut self,
-        addr: VirtAddr,
-        alloc: &mut A,
-    ) -> Result<Flush<Sv39>, SplitError> {
-        self.inner.split(addr, alloc)
-    }
-
-    #[inline]
-    fn translate(&self, addr: VirtAddr) -> Option<Translation> {
-        self.inner.translate(addr)
-    }
-}
+mem_core::delegate_mapper!(Sv39Mapper => inner, Tlb = Sv39);

@@ -1,14 +1,8 @@
 //! [`OffsetMapper`]: x86_64 4-level tables reached through the bootloader's
 //! physical-memory offset.
 
-use mem_core::paging::{
-    Flush, GenericMapper, MapError, Mapper, PageFlags, PageSizes, ProtectError, SplitError,
-    Translation, UnmapError,
-};
-use mem_core::{
-    FrameAllocError, FrameAllocator, Page, PageRange, PageSize, PhysAddr, PhysFrame, Size4KiB,
-    VirtAddr,
-};
+use mem_core::paging::GenericMapper;
+use mem_core::{FrameAllocError, FrameAllocator, PhysAddr, PhysFrame, VirtAddr};
 use x86_64::structures::paging::PageTable;
 
 use crate::format::X86Format;
@@ -18,9 +12,9 @@ use crate::format::X86Format;
 /// that `bootloader_api` reports).
 ///
 /// Tables are the `x86_64` crate's [`PageTable`] layout; entries are built
-/// from its `PageTableFlags`. All of [`Mapper`] is provided; page-table frames
-/// come from the [`FrameAllocator`] passed to each call and go back to it
-/// when a table becomes empty.
+/// from its `PageTableFlags`. All of [`Mapper`](mem_core::paging::Mapper) is
+/// provided; page-table frames come from the [`FrameAllocator`] passed to
+/// each call and go back to it when a table becomes empty.
 ///
 /// ```no_run
 /// # fn demo(alloc: &mut impl mem_core::FrameAllocator, phys_offset: u64) -> Result<(), mem_core::paging::MapError> {
@@ -120,78 +114,4 @@ impl OffsetMapper {
     }
 }
 
-impl Mapper for OffsetMapper {
-    type Tlb = X86Format;
-
-    #[inline]
-    unsafe fn map<S: PageSize, A: FrameAllocator + ?Sized>(
-        &mut self,
-        page: Page<S>,
-        frame: PhysFrame<S>,
-        flags: PageFlags,
-        alloc: &mut A,
-    ) -> Result<Flush<X86Format>, MapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.map(page, frame, flags, alloc) }
-    }
-
-    #[inline]
-    unsafe fn map_range<A: FrameAllocator + ?Sized>(
-        &mut self,
-        pages: PageRange<Size4KiB>,
-        first_frame: PhysFrame<Size4KiB>,
-        flags: PageFlags,
-        sizes: PageSizes,
-        alloc: &mut A,
-    ) -> Result<Flush<X86Format>, MapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe {
-            self.inner
-                .map_range(pages, first_frame, flags, sizes, alloc)
-        }
-    }
-
-    #[inline]
-    unsafe fn unmap<S: PageSize, A: FrameAllocator + ?Sized>(
-        &mut self,
-        page: Page<S>,
-        alloc: &mut A,
-    ) -> Result<(PhysFrame<S>, Flush<X86Format>), UnmapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.unmap(page, alloc) }
-    }
-
-    #[inline]
-    unsafe fn unmap_range<A: FrameAllocator + ?Sized>(
-        &mut self,
-        pages: PageRange<Size4KiB>,
-        alloc: &mut A,
-    ) -> Result<Flush<X86Format>, UnmapError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.unmap_range(pages, alloc) }
-    }
-
-    #[inline]
-    unsafe fn protect<S: PageSize>(
-        &mut self,
-        page: Page<S>,
-        flags: PageFlags,
-    ) -> Result<Flush<X86Format>, ProtectError> {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.inner.protect(page, flags) }
-    }
-
-    #[inline]
-    fn split<A: FrameAllocator + ?Sized>(
-        &mut self,
-        addr: VirtAddr,
-        alloc: &mut A,
-    ) -> Result<Flush<X86Format>, SplitError> {
-        self.inner.split(addr, alloc)
-    }
-
-    #[inline]
-    fn translate(&self, addr: VirtAddr) -> Option<Translation> {
-        self.inner.translate(addr)
-    }
-}
+mem_core::delegate_mapper!(OffsetMapper => inner, Tlb = X86Format);

@@ -155,10 +155,19 @@ impl Hier {
         s[self.off[0] + w] |= mask;
     }
 
+    /// Whether the level-1 summary shows level-0 word `w` as non-empty
+    /// (always true without summaries).
+    #[inline(always)]
+    pub(super) fn summary_bit(&self, s: &[u64], w: usize) -> bool {
+        self.top == 0 || s[self.off[1] + w / 64] & (1 << (w % 64)) != 0
+    }
+
     /// Makes the summaries above level-0 word `w` agree with it, after
     /// [`set_bits_only`](Self::set_bits_only).
+    #[inline]
     pub(super) fn sync_summary(&self, s: &mut [u64], w: usize) {
-        if self.top > 0 && s[self.off[0] + w] != 0 {
+        if self.top > 0 && s[self.off[0] + w] != 0 && s[self.off[1] + w / 64] & (1 << (w % 64)) == 0
+        {
             self.set_mask_at(s, 1, w / 64, 1 << (w % 64));
         }
     }

@@ -87,9 +87,10 @@ impl core::error::Error for FramePoolInitError {}
 /// for 1 GiB), plus at most as much again for holes between ranges that
 /// share a segment (see [`metadata_words`](Self::metadata_words)).
 ///
-/// Single frames come from a small LIFO of the 16 most recently freed
-/// frames first (still cache-hot, and an alloc/free pair then touches no
-/// summary word), otherwise lowest address first, which keeps high memory in
+/// Single frames come from a small LIFO of recently freed frames first (up
+/// to 16 that were freed into otherwise fully used bitmap words: taking such
+/// a frame back touches no summary word), otherwise lowest address first,
+/// which keeps high memory in
 /// whole free chunks for contiguous requests. A cursor remembers the lowest
 /// non-empty bitmap word, so even then an allocation usually costs one load.
 /// Cached frames are free in the bitmap (a double free of one is caught);
@@ -150,11 +151,12 @@ pub struct FramePool<'a> {
     /// Every level-0 word below this one is zero (all used): single-frame
     /// allocation looks here first and skips the descent.
     hint: usize,
-    /// Recently freed frames (bit indices), handed out again first, LIFO.
-    /// Their bits are set (free) in level 0, so double frees are caught,
-    /// but not yet reported to the summaries: the only bits a summary may
-    /// not show are these. Every path that searches the summaries or sets
-    /// bits in bulk flushes the cache first.
+    /// Recently freed frames (bit indices) whose words the summaries showed
+    /// as full, handed out again first, LIFO. Their bits are set (free) in
+    /// level 0, so double frees are caught, but not yet reported to the
+    /// summaries: the only free bits a summary may not show are these. Every
+    /// path that searches the summaries or sets bits in bulk flushes the
+    /// cache first.
     recent: [usize; RECENT],
     recent_len: usize,
     /// The range and segment used last, `(start, end, first bit)` and
@@ -481,7 +483,7 @@ impl<'a> FramePool<'a> {
         let end = i + n;
         let mut at = i;
         while at < end {
-            if at % c == 0 && end - at >= c {
+            if at.is_multiple_of(c) && end - at >= c {
                 let words = self.chunk_words(at / c);
                 if words.iter().fold(0, |acc, &w| acc | (w ^ flip)) == 0 {
                     at += c;
@@ -674,14 +676,21 @@ impl FrameAllocator for FramePool<'_> {
         if old & bit != 0 {
             return Err(FrameFreeError::NotAllocated(frame));
         }
-        if self.recent_len == RECENT {
-            self.flush_recent();
-        }
-        // Into the cache: the bit is set now (so a second free is caught),
-        // the summaries learn of it when the cache is flushed.
         self.layout.frames.set_bits_only(self.s, w, bit);
-        self.recent[self.recent_len] = i;
-        self.recent_len += 1;
+        if self.layout.frames.summary_bit(self.s, w) {
+            // The summaries already show this word as having free frames.
+            self.hint = self.hint.min(w);
+        } else {
+            // Reporting the word would cost a summary update now and
+            // another when the frame is taken again: cache it instead. The
+            // bit is set (so a second free is caught); the summaries learn
+            // of it if the cache is flushed.
+            if self.recent_len == RECENT {
+                self.flush_recent();
+            }
+            self.recent[self.recent_len] = i;
+            self.recent_len += 1;
+        }
         self.free += 1;
         if old | bit == !0 {
             let chunk = i / CHUNK as usize;

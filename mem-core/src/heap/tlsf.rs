@@ -650,7 +650,14 @@ impl Heap {
         } else {
             // SAFETY: alignment is unchanged and was valid; size checked above.
             let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-            let new = self.allocate_chunk(new_layout)?;
+            let had_cached = !self.cache.is_empty();
+            let Some(new) = self.allocate_chunk(new_layout) else {
+                // The failed allocation flushed the cache; blocks next to
+                // this one may have coalesced into room for it in place.
+                // SAFETY: forwarded; the cache is empty now, so this
+                // recursion goes one level deep at most.
+                return if had_cached { unsafe { self.reallocate(ptr, layout, new_size) } } else { None };
+            };
             // SAFETY: both blocks are live, distinct, and hold at least the
             // copied length; the old one is freed after the copy.
             unsafe {

@@ -21,6 +21,7 @@
 //! policy ([`PageFlags::is_writable_executable`]). Every mapping must carry
 //! [`PageFlags::READ`], on both formats.
 
+mod delegate;
 mod engine;
 mod error;
 mod flags;

@@ -6,11 +6,13 @@
 //! catches double frees and frees of foreign frames. A mapper built with
 //! `phys_offset = sim.phys_offset()` then walks real tables in that buffer.
 //! [`model`] holds a reference model of a [`Mapper`](super::Mapper) that
-//! property tests of every format compare against.
+//! property tests of every format compare against, and [`model_prop`] the
+//! property-test driver they share.
 
 extern crate alloc;
 
 pub mod model;
+pub mod model_prop;
 
 use alloc::alloc::{Layout, alloc_zeroed, dealloc};
 use alloc::vec::Vec;
