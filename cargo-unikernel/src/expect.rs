@@ -91,6 +91,7 @@ pub fn check(spec: &TestSpec, outcome: Outcome, output: &str) -> Option<Mismatch
     }
     let lines = console_lines(output);
     check_in_order(&spec.expect_output, &lines)
+        .or_else(|| check_anywhere(&spec.expect_lines, &lines))
         .or_else(|| check_forbidden(&spec.forbid_output, &lines))
 }
 
@@ -109,6 +110,17 @@ fn check_in_order(patterns: &[Regex], lines: &[&str]) -> Option<Mismatch> {
         }
     }
     None
+}
+
+/// Each pattern must match some line, wherever it is.
+fn check_anywhere(patterns: &[Regex], lines: &[&str]) -> Option<Mismatch> {
+    patterns
+        .iter()
+        .find(|p| !lines.iter().any(|line| p.is_match(line)))
+        .map(|p| Mismatch::MissingOutput {
+            pattern: p.to_string(),
+            from_line: 1,
+        })
 }
 
 fn check_forbidden(patterns: &[Regex], lines: &[&str]) -> Option<Mismatch> {
@@ -168,6 +180,20 @@ mod tests {
         // One line cannot satisfy two patterns.
         let s = spec(json!({ "expect-output": ["hello", "sum"] }));
         assert!(check(&s, Outcome::Success, OUTPUT).is_some());
+    }
+
+    #[test]
+    fn expect_lines_match_in_any_order() {
+        let s = spec(json!({ "expect-lines": ["^bye$", "^booting$", "frames: \\d+"] }));
+        assert_eq!(check(&s, Outcome::Success, OUTPUT), None);
+        let s = spec(json!({ "expect-lines": ["^bye$", "^missing$"] }));
+        assert_eq!(
+            check(&s, Outcome::Success, OUTPUT),
+            Some(Mismatch::MissingOutput {
+                pattern: "^missing$".into(),
+                from_line: 1
+            })
+        );
     }
 
     #[test]

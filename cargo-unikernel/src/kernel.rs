@@ -117,16 +117,18 @@ impl KernelBuild {
 
     /// Cargo writes every feature set of a package to the same path, so a
     /// later build would replace the ELF an earlier test still has to boot.
-    /// A build with features gets its own copy, named after them; the copy is
-    /// left alone when unchanged so that cached images stay valid.
+    /// Each feature set gets its own copy in `unikernel/<features>/` next to
+    /// cargo's output; the copy is left alone when unchanged so that the
+    /// images cached beside it stay valid.
     fn keep_apart(&self, executable: PathBuf) -> Result<PathBuf, BuildError> {
-        let Some(name) = feature_variant_name(&executable, &self.features) else {
-            return Ok(executable);
-        };
-        let copy = executable.with_file_name(name);
+        let copy = variant_path(&executable, &self.features);
         let fresh = std::fs::read(&executable)
             .map_err(|e| BuildError(format!("cannot read {}: {e}", executable.display())))?;
         if std::fs::read(&copy).ok().as_deref() != Some(fresh.as_slice()) {
+            if let Some(dir) = copy.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| BuildError(format!("cannot create {}: {e}", dir.display())))?;
+            }
             std::fs::write(&copy, &fresh)
                 .map_err(|e| BuildError(format!("cannot write {}: {e}", copy.display())))?;
         }
@@ -134,27 +136,31 @@ impl KernelBuild {
     }
 }
 
-/// `hello+feat-a+feat-b` for a build of `hello` with features, `None` without.
-fn feature_variant_name(executable: &Path, features: &[String]) -> Option<String> {
-    if features.is_empty() {
-        return None;
-    }
-    let base = executable.file_name()?.to_string_lossy().into_owned();
-    let tags: Vec<String> = features
-        .iter()
-        .map(|f| {
-            f.chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    Some(format!("{base}+{}", tags.join("+")))
+/// `DIR/unikernel/default/hello` for a build of `DIR/hello` without features,
+/// `DIR/unikernel/feat-a+feat-b/hello` with them.
+fn variant_path(executable: &Path, features: &[String]) -> PathBuf {
+    let tag = if features.is_empty() {
+        "default".to_owned()
+    } else {
+        features
+            .iter()
+            .map(|f| {
+                f.chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("+")
+    };
+    let dir = executable.parent().unwrap_or(Path::new("."));
+    let name = executable.file_name().unwrap_or_default();
+    dir.join("unikernel").join(tag).join(name)
 }
 
 /// The executable of a cargo `compiler-artifact` JSON message for `package_id`.
@@ -201,15 +207,20 @@ mod tests {
     }
 
     #[test]
-    fn feature_builds_get_their_own_file() {
+    fn every_feature_set_gets_its_own_file() {
         let elf = Path::new("/t/riscv64gc-unknown-none-elf/debug/kernel-oom");
-        assert_eq!(feature_variant_name(elf, &[]), None);
         assert_eq!(
-            feature_variant_name(
+            variant_path(elf, &[]),
+            Path::new("/t/riscv64gc-unknown-none-elf/debug/unikernel/default/kernel-oom")
+        );
+        assert_eq!(
+            variant_path(
                 elf,
                 &["limit".to_owned(), "unikernel-rt/harness".to_owned()]
             ),
-            Some("kernel-oom+limit+unikernel-rt_harness".to_owned())
+            Path::new(
+                "/t/riscv64gc-unknown-none-elf/debug/unikernel/limit+unikernel-rt_harness/kernel-oom"
+            )
         );
     }
 

@@ -15,6 +15,7 @@
 //! name = "boots"                     # default: test-N
 //! expect-exit = "success"            # or "failure" (panic, Err from main)
 //! expect-output = ["^hello, sum = 499500$", "frames: \\d+"]  # regexes, matched in order
+//! expect-lines = ["^test .* ok$"]    # each must match some line, in any order
 //! forbid-output = ["panicked"]       # no line may match
 //! targets = ["x86_64-bios", "x86_64-uefi", "riscv64"]     # default: all three
 //! features = []                      # cargo features of this test's build
@@ -115,6 +116,8 @@ pub struct TestSpec {
     pub expect_exit: ExpectExit,
     /// `expect-output`: each must match a line, in this order.
     pub expect_output: Vec<Regex>,
+    /// `expect-lines`: each must match some line, in any order.
+    pub expect_lines: Vec<Regex>,
     /// `forbid-output`: none may match any line.
     pub forbid_output: Vec<Regex>,
     /// `targets`, default all.
@@ -408,6 +411,7 @@ impl TestSpec {
                 "name",
                 "expect-exit",
                 "expect-output",
+                "expect-lines",
                 "forbid-output",
                 "targets",
                 "memory",
@@ -460,6 +464,7 @@ impl TestSpec {
             name,
             expect_exit,
             expect_output: table.regexes("expect-output")?,
+            expect_lines: table.regexes("expect-lines")?,
             forbid_output: table.regexes("forbid-output")?,
             targets,
             memory: table

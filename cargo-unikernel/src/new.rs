@@ -505,7 +505,7 @@ pub fn new(args: &NewArgs) -> Result<u8, crate::Fatal> {
     );
     eprintln!(
         "Next:\n    cd {}\n    cargo unikernel run                 # x86_64, BIOS\n    \
-         cargo unikernel run --arch riscv64\n    cargo unikernel test --no-lint      # its QEMU test on every target",
+         cargo unikernel run --arch riscv64\n    cargo unikernel test                # fmt, clippy, its QEMU test on every target",
         dir.display()
     );
     Ok(EXIT_SUCCESS)

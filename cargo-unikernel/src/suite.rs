@@ -93,15 +93,20 @@ fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(
     let kernels = kernel_names(workspace);
     // Kernels are `no_main` binaries for bare-metal targets: they do not link on the host.
     let exclude_kernels: Vec<&str> = kernels.iter().flat_map(|k| ["--exclude", k]).collect();
+    // An application's own workspace may hold nothing but the kernel, and
+    // cargo refuses a host build that excludes every package.
+    let has_host_packages = workspace.packages.len() > kernels.len();
     let mut steps = Vec::new();
     if !args.no_lint {
-        steps.push((
-            "fmt".to_owned(),
-            nested::cargo(["fmt", "--all", "--", "--check"]),
-        ));
+        // Run at the workspace root, `cargo fmt` covers every member; `--all`
+        // would add path dependencies, such as the runtime checkout an
+        // application made by `cargo unikernel new` depends on.
+        steps.push(("fmt".to_owned(), nested::cargo(["fmt", "--", "--check"])));
         let mut clippy = nested::cargo(["clippy", "--workspace", "--all-targets"]);
         clippy.args(&exclude_kernels).args(["--", "-D", "warnings"]);
-        steps.push(("clippy host".to_owned(), clippy));
+        if has_host_packages {
+            steps.push(("clippy host".to_owned(), clippy));
+        }
         if !kernels.is_empty() {
             for arch in arches {
                 let mut clippy = nested::cargo(["clippy"]);
@@ -121,7 +126,9 @@ fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(
     }
     let mut host_tests = nested::cargo(["test", "--workspace"]);
     host_tests.args(&exclude_kernels);
-    steps.push(("host tests".to_owned(), host_tests));
+    if has_host_packages {
+        steps.push(("host tests".to_owned(), host_tests));
+    }
     steps
 }
 
@@ -541,6 +548,22 @@ mod tests {
             &Arch::ALL,
         );
         assert_eq!(no_lint.len(), 1);
+    }
+
+    #[test]
+    fn a_lone_application_gets_no_host_build() {
+        let app = json!({
+            "name": "my-app", "id": "id-my-app", "manifest_path": "/app/Cargo.toml",
+            "dependencies": [{ "name": "unikernel-rt", "kind": null }],
+            "targets": [{ "kind": ["bin"] }], "metadata": null,
+        });
+        let ws = Workspace::from_json(
+            &json!({ "workspace_root": "/app", "workspace_members": ["id-my-app"], "packages": [app] }),
+        )
+        .unwrap();
+        let steps = check_steps(&ws, &TestArgs::default(), &[Arch::Riscv64]);
+        let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["fmt", "clippy riscv64gc-unknown-none-elf"]);
     }
 
     #[test]

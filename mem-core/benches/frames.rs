@@ -26,7 +26,9 @@ const N: usize = 262_144;
 const BASE: u64 = 1 << 30;
 const SEED: u64 = 0x5eed_f4a3_e5a1_7c01;
 
-/// One allocator under test, in frame offsets `0..N`.
+/// One allocator under test, in frame offsets `0..N`. Every peer's `alloc`
+/// and `free` are `#[inline(always)]`, so that no peer pays a call the
+/// others do not and the loops measure the allocators themselves.
 trait Peer {
     fn alloc(&mut self) -> Option<usize>;
     fn free(&mut self, f: usize);
@@ -53,14 +55,14 @@ fn pool_frame(f: usize) -> PhysFrame {
 }
 
 impl Peer for Pool {
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         self.0
             .allocate_frame()
             .ok()
             .map(|f| (f.number() - (BASE >> 12)) as usize)
     }
-    #[inline]
+    #[inline(always)]
     fn free(&mut self, f: usize) {
         self.0.deallocate_frame(pool_frame(f)).unwrap();
     }
@@ -85,11 +87,11 @@ impl Bits {
 }
 
 impl Peer for Bits {
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         self.0.alloc()
     }
-    #[inline]
+    #[inline(always)]
     fn free(&mut self, f: usize) {
         assert!(self.0.dealloc(f));
     }
@@ -113,11 +115,11 @@ impl Buddy {
 }
 
 impl Peer for Buddy {
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         self.0.alloc(1)
     }
-    #[inline]
+    #[inline(always)]
     fn free(&mut self, f: usize) {
         self.0.dealloc(f, 1);
     }
@@ -148,7 +150,7 @@ impl Stack {
 }
 
 impl Peer for Stack {
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         if let Some(f) = self.recycled.pop() {
             Some(f)
@@ -159,7 +161,7 @@ impl Peer for Stack {
             None
         }
     }
-    #[inline]
+    #[inline(always)]
     fn free(&mut self, f: usize) {
         assert!(
             f < self.current && !self.recycled.contains(&f),
@@ -191,7 +193,7 @@ impl Harness {
 }
 
 impl Peer for Harness {
-    #[inline]
+    #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         self.stack.pop().or_else(|| {
             (self.next < N).then(|| {
@@ -200,7 +202,7 @@ impl Peer for Harness {
             })
         })
     }
-    #[inline]
+    #[inline(always)]
     fn free(&mut self, f: usize) {
         self.stack.push(f);
     }

@@ -457,3 +457,141 @@ fn recently_freed_frames_and_runs_share_words() {
     got.sort_unstable();
     assert_eq!(got, [5, 65, 66, 67, 70, 200]);
 }
+
+#[test]
+fn freed_frames_come_back_newest_first() {
+    let map = usable(&[(0, 256 * F)]);
+    let mut st = storage(&map);
+    let mut pool = FramePool::new(&map, &mut st).unwrap();
+    let held: Vec<PhysFrame> = (0..100).map(|_| pool.allocate_frame().unwrap()).collect();
+    for &f in &[held[7], held[70], held[3]] {
+        pool.deallocate_frame(f).unwrap();
+    }
+    assert_eq!(pool.free_frames(), 256 - 97);
+    assert_eq!(pool.allocate_frame(), Ok(held[3]));
+    assert_eq!(pool.allocate_frame(), Ok(held[70]));
+    assert_eq!(pool.allocate_frame(), Ok(held[7]));
+    // The cache is empty again: lowest free frame next.
+    assert_eq!(pool.allocate_frame(), Ok(frame(100)));
+}
+
+#[test]
+fn double_free_of_a_cached_frame() {
+    let map = usable(&[(0, 256 * F)]);
+    let mut st = storage(&map);
+    let mut pool = FramePool::new(&map, &mut st).unwrap();
+    let a = pool.allocate_frame().unwrap();
+    let b = pool.allocate_frame().unwrap();
+    pool.deallocate_frame(a).unwrap();
+    pool.deallocate_frame(b).unwrap();
+    let free = pool.free_frames();
+    for f in [a, b] {
+        assert_eq!(
+            pool.deallocate_frame(f),
+            Err(FrameFreeError::NotAllocated(f))
+        );
+        assert_eq!(
+            pool.deallocate_contiguous(PhysFrame::range(f, f.checked_add(1).unwrap())),
+            Err(FrameFreeError::NotAllocated(f))
+        );
+    }
+    assert_eq!(pool.free_frames(), free);
+    // Each comes back exactly once.
+    let mut again = drain(&mut pool);
+    again.sort_unstable();
+    assert_eq!(again, (0..256).collect::<Vec<_>>());
+}
+
+#[test]
+fn wrong_frees_while_frames_are_cached() {
+    let map = map_of(&[
+        (0, 128 * F, RegionKind::Usable),
+        (128 * F, 64 * F, RegionKind::Reserved),
+        (192 * F, 64 * F, RegionKind::Usable),
+    ]);
+    let mut st = storage(&map);
+    let mut pool = FramePool::new(&map, &mut st).unwrap();
+    let held: Vec<PhysFrame> = (0..10).map(|_| pool.allocate_frame().unwrap()).collect();
+    for &f in &held[..5] {
+        pool.deallocate_frame(f).unwrap();
+    }
+    let free = pool.free_frames();
+    // Never allocated, in both ranges; reserved; beyond the map.
+    for f in [frame(50), frame(200)] {
+        assert_eq!(
+            pool.deallocate_frame(f),
+            Err(FrameFreeError::NotAllocated(f))
+        );
+    }
+    for f in [frame(130), frame(1000)] {
+        assert_eq!(pool.deallocate_frame(f), Err(FrameFreeError::NotManaged(f)));
+    }
+    assert_eq!(pool.free_frames(), free);
+    let mut again: Vec<PhysFrame> = (0..5).map(|_| pool.allocate_frame().unwrap()).collect();
+    again.reverse();
+    assert_eq!(again, held[..5]);
+    assert_eq!(pool.allocate_frame(), Ok(frame(10)));
+}
+
+#[test]
+fn contiguous_runs_take_cached_frames_once() {
+    // The cached frames are the newest of a freed 2 MiB chunk: a run
+    // request must see the chunk whole, and afterwards the cache must not
+    // hand out any of the run's frames.
+    let map = usable(&[(0, 1024 * F)]);
+    let mut st = storage(&map);
+    let mut pool = FramePool::new(&map, &mut st).unwrap();
+    assert_eq!(drain(&mut pool).len(), 1024);
+    for f in 512..1024 {
+        pool.deallocate_frame(frame(f)).unwrap();
+    }
+    assert_eq!(pool.allocate_contiguous(512, 512), Ok(run(512, 512)));
+    assert_eq!(pool.allocate_frame(), Err(FrameAllocError::OutOfFrames));
+    // Cached frames inside a run that is being freed are caught too.
+    pool.deallocate_frame(frame(700)).unwrap();
+    assert_eq!(
+        pool.deallocate_contiguous(run(512, 512)),
+        Err(FrameFreeError::NotAllocated(frame(700)))
+    );
+    assert_eq!(pool.free_frames(), 1);
+    // A small unaligned run made of cached and published frames.
+    pool.deallocate_contiguous(run(600, 100)).unwrap();
+    pool.deallocate_frame(frame(599)).unwrap();
+    pool.deallocate_frame(frame(701)).unwrap();
+    assert_eq!(pool.allocate_contiguous(103, 1), Ok(run(599, 103)));
+    assert_eq!(pool.allocate_frame(), Err(FrameAllocError::OutOfFrames));
+    assert_eq!(pool.free_frames(), 0);
+}
+
+#[test]
+fn cache_overflow_and_exhaustion() {
+    // More frees than the cache holds, in an order that leaves it full of
+    // frames from words the summaries show as empty.
+    let map = usable(&[(0, 200 * F)]);
+    let mut st = storage(&map);
+    let mut pool = FramePool::new(&map, &mut st).unwrap();
+    let all = drain(&mut pool);
+    assert_eq!(pool.allocate_frame(), Err(FrameAllocError::OutOfFrames));
+    for &f in all.iter().rev() {
+        pool.deallocate_frame(frame(f)).unwrap();
+    }
+    assert_eq!(pool.free_frames(), 200);
+    for _ in 0..3 {
+        let mut got = drain(&mut pool);
+        assert_eq!(pool.allocate_frame(), Err(FrameAllocError::OutOfFrames));
+        for &f in got.iter().step_by(3) {
+            pool.deallocate_frame(frame(f)).unwrap();
+        }
+        for &f in got
+            .iter()
+            .skip(1)
+            .step_by(3)
+            .chain(got.iter().skip(2).step_by(3))
+        {
+            pool.deallocate_frame(frame(f)).unwrap();
+        }
+        got.sort_unstable();
+        assert_eq!(got, (0..200).collect::<Vec<_>>());
+    }
+    assert_eq!(pool.allocate_contiguous(200, 1), Ok(run(0, 200)));
+}

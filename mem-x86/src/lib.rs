@@ -6,8 +6,8 @@
 //!   the `x86_64` crate's `PageTableEntry`;
 //! - [`OffsetMapper`]: a [`Mapper`](mem_core::paging::Mapper) over tables
 //!   reached at `physical address + offset`, the bootloader's
-//!   `physical_memory` mapping ([`OffsetMapper::from_active`] takes over the
-//!   tables in CR3);
+//!   `physical_memory` mapping (on x86_64, `OffsetMapper::from_active`
+//!   takes over the tables in CR3);
 //! - [`FrameAdapter`]: any `mem-core` frame allocator as the `x86_64` crate's
 //!   `FrameAllocator`, for code written against that crate;
 //! - [`memory_map_from_bootloader`]: `bootloader_api` memory regions as a

@@ -2,7 +2,7 @@
 //! physical-memory offset.
 
 use mem_core::paging::GenericMapper;
-use mem_core::{FrameAllocError, FrameAllocator, PhysAddr, PhysFrame, VirtAddr};
+use mem_core::{FrameAllocError, FrameAllocator, PhysFrame, VirtAddr};
 use x86_64::structures::paging::PageTable;
 
 use crate::format::X86Format;
@@ -79,7 +79,8 @@ impl OffsetMapper {
     #[cfg(target_arch = "x86_64")]
     pub unsafe fn from_active(phys_offset: VirtAddr) -> Self {
         let (frame, _) = x86_64::registers::control::Cr3::read();
-        let root = PhysFrame::containing_address(PhysAddr::new(frame.start_address().as_u64()));
+        let root =
+            PhysFrame::containing_address(mem_core::PhysAddr::new(frame.start_address().as_u64()));
         // SAFETY: CR3 holds the active PML4; the rest is the caller's promise.
         unsafe { Self::new(root, phys_offset) }
     }

@@ -39,6 +39,20 @@ impl Hier {
         (Self { off, top: level }, at - base)
     }
 
+    /// Index in the shared slice of level-0 word 0: level-0 word `w` is
+    /// `s[base() + w]`, for `w` below `bits.div_ceil(64)`.
+    #[inline(always)]
+    pub(super) fn base(&self) -> usize {
+        self.off[0]
+    }
+
+    /// Clears the level-1 summary bit of level-0 word `w`, which has just
+    /// become zero, and the levels above as they empty.
+    #[inline]
+    pub(super) fn word_emptied(&self, s: &mut [u64], w: usize) {
+        self.clear_mask_at(s, 1, w / 64, 1 << (w % 64));
+    }
+
     /// Word `w` of level 0.
     #[inline(always)]
     pub(super) fn word(&self, s: &[u64], w: usize) -> u64 {
@@ -121,7 +135,8 @@ impl Hier {
         Some(i)
     }
 
-    fn level_words(&self, level: usize) -> usize {
+    /// Words in `level`.
+    pub(super) fn level_words(&self, level: usize) -> usize {
         if level == self.top {
             1
         } else {
@@ -147,23 +162,8 @@ impl Hier {
         }
     }
 
-    /// Sets `mask` in level-0 word `w` without updating the summaries; the
-    /// caller must call [`sync_summary`](Self::sync_summary) for `w` before
-    /// anything searches the bitset or sets bits through `set_mask`.
-    #[inline(always)]
-    pub(super) fn set_bits_only(&self, s: &mut [u64], w: usize, mask: u64) {
-        s[self.off[0] + w] |= mask;
-    }
-
-    /// Whether the level-1 summary shows level-0 word `w` as non-empty
-    /// (always true without summaries).
-    #[inline(always)]
-    pub(super) fn summary_bit(&self, s: &[u64], w: usize) -> bool {
-        self.top == 0 || s[self.off[1] + w / 64] & (1 << (w % 64)) != 0
-    }
-
-    /// Makes the summaries above level-0 word `w` agree with it, after
-    /// [`set_bits_only`](Self::set_bits_only).
+    /// Makes the summaries above level-0 word `w` agree with it, after its
+    /// bits were set without them.
     #[inline]
     pub(super) fn sync_summary(&self, s: &mut [u64], w: usize) {
         if self.top > 0 && s[self.off[0] + w] != 0 && s[self.off[1] + w / 64] & (1 << (w % 64)) == 0

@@ -87,21 +87,23 @@ impl core::error::Error for FramePoolInitError {}
 /// for 1 GiB), plus at most as much again for holes between ranges that
 /// share a segment (see [`metadata_words`](Self::metadata_words)).
 ///
-/// Single frames come from a small LIFO of recently freed frames first (up
-/// to 16 that were freed into otherwise fully used bitmap words: taking such
-/// a frame back touches no summary word), otherwise lowest address first,
-/// which keeps high memory in
-/// whole free chunks for contiguous requests. A cursor remembers the lowest
-/// non-empty bitmap word, so even then an allocation usually costs one load.
-/// Cached frames are free in the bitmap (a double free of one is caught);
-/// only the summaries learn of them late, and every search or bulk update
-/// flushes the cache first.
+/// Every single-frame free goes to a LIFO of up to 16 recently freed frames
+/// (flushed into the summaries when full), and single-frame allocations take from it first: a recently freed frame is
+/// the one most likely still in the CPU's caches, and taking it back touches
+/// one bitmap word and no summary. With the cache empty, frames come lowest
+/// address first, which keeps high memory in whole free chunks for
+/// contiguous requests; a cursor remembers the lowest non-empty bitmap word,
+/// so even then an allocation usually costs one load. The bitmap stays the
+/// only record of what is free: a cached frame's bit is set (so a double
+/// free of it, or of any other frame, is caught by the bit alone), only the
+/// summaries and chunk marks learn of it late, and every search or bulk
+/// update flushes the cache first.
 ///
 /// The chunk marks are kept as a superset: every entirely free chunk is
-/// marked, but single-frame allocations do not clear the mark of the chunk
-/// they take from (that keeps the alloc/free pair free of chunk work). A
-/// contiguous search checks each mark it uses and drops a stale one, so each
-/// stale mark costs one 8-word check, once.
+/// marked (once the cache is flushed), but single-frame allocations do not
+/// clear the mark of the chunk they take from (that keeps the alloc/free
+/// pair free of chunk work). A contiguous search checks each mark it uses
+/// and drops a stale one, so each stale mark costs one 8-word check, once.
 ///
 /// Complexity, with `L` = levels of the hierarchy (3 up to 1 GiB, 4 up to
 /// 64 GiB, 5 up to 4 TiB), `S` = segments and `R` = usable ranges (both at
@@ -110,8 +112,9 @@ impl core::error::Error for FramePoolInitError {}
 /// - [`allocate_frame`](FrameAllocator::allocate_frame): O(1) from the
 ///   recently-freed cache or when the word at the cursor has a free frame,
 ///   otherwise O(L); plus O(log S).
-/// - [`deallocate_frame`](FrameAllocator::deallocate_frame): O(log R), and
-///   O(16 · L) when it flushes a full cache (once per 16 frees at most).
+/// - [`deallocate_frame`](FrameAllocator::deallocate_frame): O(1) into the
+///   cache, plus O(16 · L) once every 16 frees at most to flush it; plus
+///   O(log R).
 /// - [`allocate_contiguous`](FrameAllocator::allocate_contiguous)`(count,
 ///   align)`: with `count` and `align` both at least 512 (2 MiB), O(L) per
 ///   marked chunk examined plus O(count / 64) to check and mark the run;
@@ -148,19 +151,25 @@ pub struct FramePool<'a> {
     free: usize,
     total: usize,
     metadata: Option<FrameRange>,
-    /// Every level-0 word below this one is zero (all used): single-frame
-    /// allocation looks here first and skips the descent.
+    /// Index in `s` of the first level-0 (frame) word, copied out of the
+    /// layout for the hot paths. Invariant: `bits + level-0 words <=
+    /// s.len()`, so every bit index of a managed frame has its word in `s`.
+    bits: usize,
+    /// Every level-0 word below this one is zero (all used), cached frames'
+    /// bits aside: single-frame allocation looks here first (only with the
+    /// cache empty) and skips the descent.
     hint: usize,
-    /// Recently freed frames (bit indices) whose words the summaries showed
-    /// as full, handed out again first, LIFO. Their bits are set (free) in
-    /// level 0, so double frees are caught, but not yet reported to the
-    /// summaries: the only free bits a summary may not show are these. Every
-    /// path that searches the summaries or sets bits in bulk flushes the
-    /// cache first.
+    /// Recently freed frames (bit indices of managed frames), handed out
+    /// again first, LIFO; `recent_len <= RECENT`. Their bits are set (free)
+    /// in level 0, so double frees are caught, but not necessarily reported
+    /// to the summaries or the chunk marks: the only free bits a summary may
+    /// not show are these. Every path that searches the summaries or sets
+    /// bits in bulk flushes the cache first.
     recent: [usize; RECENT],
     recent_len: usize,
-    /// The range and segment used last, `(start, end, first bit)` and
-    /// `(base, first bit, end bit)`: with one or two ranges, frees and
+    /// The range used last, `(start frame, length, first bit)`, and the
+    /// segment, `(first bit, length, frame number minus bit index)`, each
+    /// checked with one comparison: with one or two ranges, frees and
     /// allocations skip the binary searches.
     last_range: (u64, u64, u64),
     last_segment: (u64, u64, u64),
@@ -323,6 +332,7 @@ impl<'a> FramePool<'a> {
             free: 0,
             total,
             metadata: carve,
+            bits: layout.frames.base(),
             hint: 0,
             recent: [0; RECENT],
             recent_len: 0,
@@ -401,15 +411,16 @@ impl<'a> FramePool<'a> {
             .map(|(start, _, first)| (first + (f - start)) as usize)
     }
 
-    /// The range holding frame number `f`, through the one-entry cache.
+    /// The range holding frame number `f`, `(start, end, first bit)`,
+    /// through the one-entry cache.
     #[inline(always)]
     fn range_of_cached(&mut self, f: u64) -> Option<(u64, u64, u64)> {
-        let r = self.last_range;
-        if r.0 <= f && f < r.1 {
-            return Some(r);
+        let (start, len, first) = self.last_range;
+        if f.wrapping_sub(start) < len {
+            return Some((start, start + len, first));
         }
         let r = self.range_of(f)?;
-        self.last_range = r;
+        self.last_range = (r.0, r.1 - r.0, r.2);
         Some(r)
     }
 
@@ -428,18 +439,44 @@ impl<'a> FramePool<'a> {
         self.segment(lo)
     }
 
+    /// The frame of bit `i`, which must belong to a managed frame.
     #[inline(always)]
     fn frame_of(&mut self, i: usize) -> PhysFrame {
-        let mut g = self.last_segment;
-        if !(g.1 <= i as u64 && (i as u64) < g.2) {
-            g = self.segment_of_index(i);
-            self.last_segment = g;
-        }
-        let (base, first, _) = g;
-        let addr = (base + (i as u64 - first)) * FRAME_SIZE;
+        let (first, len, delta) = self.last_segment;
+        let number = if (i as u64).wrapping_sub(first) < len {
+            (i as u64).wrapping_add(delta)
+        } else {
+            self.frame_number_other_segment(i)
+        };
         // SAFETY: bit i is inside a managed range of a normalised map, whose
-        // frames are aligned and below MemoryMap::END.
-        unsafe { PhysFrame::from_start_address_unchecked(PhysAddr::new_unchecked(addr)) }
+        // frames are aligned and below MemoryMap::END, so the product neither
+        // overflows nor leaves the physical address space.
+        unsafe {
+            PhysFrame::from_start_address_unchecked(PhysAddr::new_unchecked(number * FRAME_SIZE))
+        }
+    }
+
+    /// [`frame_of`](Self::frame_of) outside the cached segment: searches
+    /// the segments and caches the one found.
+    #[inline(never)]
+    fn frame_number_other_segment(&mut self, i: usize) -> u64 {
+        let (base, first, end) = self.segment_of_index(i);
+        let delta = base.wrapping_sub(first);
+        self.last_segment = (first, end - first, delta);
+        (i as u64).wrapping_add(delta)
+    }
+
+    /// Level-0 word `w`.
+    ///
+    /// # Safety
+    /// `w` must be the word of a bit index of a managed frame (or below the
+    /// level-0 word count): then `bits + w < s.len()` (see `bits`).
+    #[inline(always)]
+    unsafe fn word0_mut(&mut self, w: usize) -> &mut u64 {
+        debug_assert!(w < self.layout.frames.level_words(0));
+        // SAFETY: the caller keeps w below the level-0 word count, and the
+        // layout's words, level 0 included, fit in s (checked in `build`).
+        unsafe { self.s.get_unchecked_mut(self.bits + w) }
     }
 
     // ---- bits ----
@@ -526,8 +563,9 @@ impl<'a> FramePool<'a> {
         self.free -= n;
     }
 
-    /// Reports the cached frames' bits to the summaries and empties the
-    /// cache, restoring "a summary bit is set iff its word is non-zero".
+    /// Reports the cached frames' bits to the summaries and chunk marks and
+    /// empties the cache, restoring "a summary bit is set iff its word is
+    /// non-zero" and "every entirely free chunk is marked".
     #[inline]
     fn flush_recent(&mut self) {
         if self.recent_len > 0 {
@@ -538,11 +576,98 @@ impl<'a> FramePool<'a> {
     #[cold]
     fn flush_recent_slow(&mut self) {
         for k in 0..self.recent_len {
-            let w = self.recent[k] / 64;
-            self.layout.frames.sync_summary(self.s, w);
-            self.hint = self.hint.min(w);
+            self.publish(self.recent[k]);
         }
         self.recent_len = 0;
+    }
+
+    /// Reports free bit `i`, already set in level 0, to the summaries, the
+    /// cursor and the chunk marks.
+    #[inline(never)]
+    fn publish(&mut self, i: usize) {
+        let w = i / 64;
+        self.layout.frames.sync_summary(self.s, w);
+        self.hint = self.hint.min(w);
+        if self.layout.frames.word(self.s, w) == !0 {
+            let chunk = i / CHUNK as usize;
+            if !self.layout.chunks.test(self.s, chunk) && self.chunk_is_free(chunk) {
+                self.layout.chunks.set(self.s, chunk);
+            }
+        }
+    }
+
+    /// Frees bit `i` of managed frame `frame`: the tail of
+    /// [`deallocate_frame`](FrameAllocator::deallocate_frame).
+    #[inline(always)]
+    fn free_bit(&mut self, i: usize, frame: PhysFrame) -> Result<(), FrameFreeError> {
+        let bit = 1u64 << (i % 64);
+        // SAFETY: i is the bit of a managed frame.
+        let word = unsafe { self.word0_mut(i / 64) };
+        let old = *word;
+        if old & bit != 0 {
+            return Err(FrameFreeError::NotAllocated(frame));
+        }
+        *word = old | bit;
+        self.free += 1;
+        // A full cache is flushed whole rather than by its oldest entry: the
+        // same work per frame, and the cache keeps the newest frames.
+        if self.recent_len == RECENT {
+            self.flush_recent_slow();
+        }
+        // SAFETY: recent_len never exceeds RECENT and is below it here.
+        unsafe { *self.recent.get_unchecked_mut(self.recent_len) = i };
+        self.recent_len += 1;
+        Ok(())
+    }
+
+    /// [`deallocate_frame`](FrameAllocator::deallocate_frame) outside the
+    /// cached range.
+    #[inline(never)]
+    fn deallocate_frame_other_range(&mut self, frame: PhysFrame) -> Result<(), FrameFreeError> {
+        let f = frame.number();
+        let (start, end, first) = self.range_of(f).ok_or(FrameFreeError::NotManaged(frame))?;
+        self.last_range = (start, end - start, first);
+        self.free_bit((first + (f - start)) as usize, frame)
+    }
+
+    /// Takes the lowest free frame's bit; the cache must be empty. Out of
+    /// line so that the cache path of `allocate_frame` inlines into callers.
+    #[inline(never)]
+    fn take_lowest(&mut self) -> Result<usize, FrameAllocError> {
+        debug_assert_eq!(self.recent_len, 0);
+        let mut w = self.hint;
+        // SAFETY: the cursor is always a level-0 word index (0, or the word
+        // of a managed frame's bit).
+        let mut word = unsafe { *self.word0_mut(w) };
+        if word == 0 {
+            w = self.find_first_word().ok_or(FrameAllocError::OutOfFrames)?;
+            // SAFETY: the summaries only lead to level-0 words.
+            word = unsafe { *self.word0_mut(w) };
+            self.hint = w;
+        }
+        let new = word & (word - 1);
+        // SAFETY: as above.
+        unsafe { *self.word0_mut(w) = new };
+        if new == 0 {
+            self.word_emptied(w);
+        }
+        // The chunk's "entirely free" mark, if any, is left to go stale: the
+        // contiguous search verifies marks and drops stale ones, so a
+        // single-frame alloc/free pair never touches the chunk summary.
+        Ok(w * 64 + word.trailing_zeros() as usize)
+    }
+
+    /// Clears the summary bit of level-0 word `w`, which just became zero:
+    /// once every 64 allocations at most, so kept out of line.
+    #[inline(never)]
+    fn word_emptied(&mut self, w: usize) {
+        self.layout.frames.word_emptied(self.s, w);
+    }
+
+    /// The lowest non-empty level-0 word, through the summaries.
+    #[inline(never)]
+    fn find_first_word(&self) -> Option<usize> {
+        self.layout.frames.find_first(self.s).map(|i| i / 64)
     }
 
     fn mark_free(&mut self, i: usize, n: usize) {
@@ -633,32 +758,26 @@ impl<'a> FramePool<'a> {
 impl FrameAllocator for FramePool<'_> {
     #[inline]
     fn allocate_frame(&mut self) -> Result<PhysFrame, FrameAllocError> {
-        if self.recent_len > 0 {
+        let i = if self.recent_len != 0 {
             self.recent_len -= 1;
-            let i = self.recent[self.recent_len];
-            // Clearing also clears the word's summary bit if the word
-            // empties (a no-op when the bit was never reported).
-            self.layout.frames.clear_mask(self.s, i / 64, 1 << (i % 64));
-            self.free -= 1;
-            return Ok(self.frame_of(i));
-        }
-        let mut w = self.hint;
-        let mut word = self.layout.frames.word(self.s, w);
-        if word == 0 {
-            let i = self
-                .layout
-                .frames
-                .find_first(self.s)
-                .ok_or(FrameAllocError::OutOfFrames)?;
-            w = i / 64;
-            word = self.layout.frames.word(self.s, w);
-            self.hint = w;
-        }
-        let i = w * 64 + word.trailing_zeros() as usize;
-        // The chunk's "entirely free" mark, if any, is left to go stale: the
-        // contiguous search verifies marks and drops stale ones, so a
-        // single-frame alloc/free pair never touches the chunk summary.
-        self.layout.frames.clear_mask(self.s, w, 1 << (i % 64));
+            debug_assert!(self.recent_len < RECENT);
+            // SAFETY: recent_len never exceeds RECENT, so after the decrement
+            // it indexes the array.
+            let i = unsafe { *self.recent.get_unchecked(self.recent_len) };
+            // SAFETY: cache entries are bits of managed frames.
+            let word = unsafe { self.word0_mut(i / 64) };
+            debug_assert!(*word & (1 << (i % 64)) != 0, "cached frames are free");
+            let new = *word & !(1 << (i % 64));
+            *word = new;
+            // The summary bit goes only if the word empties (a no-op when
+            // it was never reported).
+            if new == 0 {
+                self.word_emptied(i / 64);
+            }
+            i
+        } else {
+            self.take_lowest()?
+        };
         self.free -= 1;
         Ok(self.frame_of(i))
     }
@@ -666,39 +785,12 @@ impl FrameAllocator for FramePool<'_> {
     #[inline]
     fn deallocate_frame(&mut self, frame: PhysFrame) -> Result<(), FrameFreeError> {
         let f = frame.number();
-        let (start, _, first) = self
-            .range_of_cached(f)
-            .ok_or(FrameFreeError::NotManaged(frame))?;
-        let i = (first + (f - start)) as usize;
-        let w = i / 64;
-        let bit = 1 << (i % 64);
-        let old = self.layout.frames.word(self.s, w);
-        if old & bit != 0 {
-            return Err(FrameFreeError::NotAllocated(frame));
+        let (start, len, first) = self.last_range;
+        let offset = f.wrapping_sub(start);
+        if offset >= len {
+            return self.deallocate_frame_other_range(frame);
         }
-        self.layout.frames.set_bits_only(self.s, w, bit);
-        if self.layout.frames.summary_bit(self.s, w) {
-            // The summaries already show this word as having free frames.
-            self.hint = self.hint.min(w);
-        } else {
-            // Reporting the word would cost a summary update now and
-            // another when the frame is taken again: cache it instead. The
-            // bit is set (so a second free is caught); the summaries learn
-            // of it if the cache is flushed.
-            if self.recent_len == RECENT {
-                self.flush_recent();
-            }
-            self.recent[self.recent_len] = i;
-            self.recent_len += 1;
-        }
-        self.free += 1;
-        if old | bit == !0 {
-            let chunk = i / CHUNK as usize;
-            if !self.layout.chunks.test(self.s, chunk) && self.chunk_is_free(chunk) {
-                self.layout.chunks.set(self.s, chunk);
-            }
-        }
-        Ok(())
+        self.free_bit((first + offset) as usize, frame)
     }
 
     fn allocate_contiguous(

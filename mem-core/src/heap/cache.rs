@@ -143,7 +143,8 @@ impl core::fmt::Debug for Cache {
     }
 }
 
-const _: () = assert!(CACHED_MAX % GRANULE == 0 && CACHED_MAX >= MIN_CHUNK && CLASSES <= 32);
+const _: () =
+    assert!(CACHED_MAX.is_multiple_of(GRANULE) && CACHED_MAX >= MIN_CHUNK && CLASSES <= 32);
 const _: () = assert!(
     chunk::MIN_CHUNK >= 2 * WORD,
     "a cached chunk holds its header and a link"

@@ -181,7 +181,11 @@ mod tests {
         );
         for size in 0..2000 {
             let c = chunk_size_for(size).unwrap();
-            assert!(c >= size + WORD && c % GRANULE == 0 && c < size + WORD + GRANULE + MIN_CHUNK);
+            assert!(
+                c >= size + WORD
+                    && c.is_multiple_of(GRANULE)
+                    && c < size + WORD + GRANULE + MIN_CHUNK
+            );
         }
         assert_eq!(chunk_size_for(usize::MAX), None);
         assert_eq!(chunk_size_for(MAX_REQUEST + 1), None);

@@ -105,11 +105,13 @@ mod tests {
     fn header_positions_sit_one_word_below_a_granule() {
         for start in 0..64usize {
             let p = prologue_addr(start);
-            assert!(p >= start && p < start + GRANULE && (p + WORD) % GRANULE == 0);
+            assert!(p >= start && p < start + GRANULE && (p + WORD).is_multiple_of(GRANULE));
         }
         for end in 64..128usize {
             let e = epilogue_addr(end);
-            assert!(e + WORD <= end && e + WORD + GRANULE > end && (e + WORD) % GRANULE == 0);
+            assert!(
+                e + WORD <= end && e + WORD + GRANULE > end && (e + WORD).is_multiple_of(GRANULE)
+            );
         }
     }
 }

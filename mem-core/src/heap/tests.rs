@@ -477,7 +477,7 @@ mod locked {
             assert!(heap.alloc(layout(8192, 8)).is_null());
             assert!(heap.alloc(layout(1, 1 << 20)).is_null());
             let p = heap.alloc_zeroed(layout(64, 64));
-            assert!(!p.is_null() && p as usize % 64 == 0);
+            assert!(!p.is_null() && (p as usize).is_multiple_of(64));
             assert!(core::slice::from_raw_parts(p, 64).iter().all(|&b| b == 0));
             heap.dealloc(p, layout(64, 64));
         }

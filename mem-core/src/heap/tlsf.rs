@@ -316,12 +316,12 @@ impl Heap {
     #[inline(always)]
     fn allocate_chunk(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         let need = chunk::chunk_size_for(layout.size())?;
-        if layout.align() <= GRANULE {
-            if let Some((c, counted)) = self.cache.pop(need) {
-                self.counters.free -= counted;
-                // SAFETY: a cached chunk is a used chunk of at least `need` bytes.
-                return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
-            }
+        if layout.align() <= GRANULE
+            && let Some((c, counted)) = self.cache.pop(need)
+        {
+            self.counters.free -= counted;
+            // SAFETY: a cached chunk is a used chunk of at least `need` bytes.
+            return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
         }
         match self.allocate_from_core(layout, need) {
             Some(p) => Some(p),
@@ -654,9 +654,13 @@ impl Heap {
             let Some(new) = self.allocate_chunk(new_layout) else {
                 // The failed allocation flushed the cache; blocks next to
                 // this one may have coalesced into room for it in place.
-                // SAFETY: forwarded; the cache is empty now, so this
-                // recursion goes one level deep at most.
-                return if had_cached { unsafe { self.reallocate(ptr, layout, new_size) } } else { None };
+                return if had_cached {
+                    // SAFETY: forwarded; the cache is empty now, so this
+                    // recursion goes one level deep at most.
+                    unsafe { self.reallocate(ptr, layout, new_size) }
+                } else {
+                    None
+                };
             };
             // SAFETY: both blocks are live, distinct, and hold at least the
             // copied length; the old one is freed after the copy.
@@ -703,7 +707,7 @@ impl Heap {
             let size = chunk::size_of_header(h);
             let ps = chunk::prev_size(c);
             let p = c.sub(ps);
-            if (p as usize + WORD) % align != 0 {
+            if !(p as usize + WORD).is_multiple_of(align) {
                 return None;
             }
             let next = c.add(size);

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod args;
+mod expand;
 mod main_attr;
 mod signature;
 mod test_attr;

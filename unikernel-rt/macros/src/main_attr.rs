@@ -5,6 +5,7 @@ use quote::{format_ident, quote};
 use syn::{Ident, ItemFn};
 
 use crate::args::{self, Arg, Errors, Literal};
+use crate::expand;
 use crate::signature::{self, ReturnKind, Rules};
 use crate::units::{self, KIB, Offset, PAGE_SIZE};
 
@@ -49,34 +50,13 @@ struct Config {
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let config = parse_config(attr, &mut errors);
-    let f = match signature::parse_fn(item.clone(), &RULES) {
-        Ok(f) => f,
-        Err(e) => {
-            errors.push(e);
-            return with_errors(errors, item);
-        }
-    };
-    let kind = signature::check(&f, &RULES, &mut errors);
-    match (errors.finish(), kind) {
-        (Ok(()), Some(kind)) => generate(&f, kind, &config),
-        (Err(e), _) => with_errors_tokens(e, item),
-        (Ok(()), None) => unreachable!("an unaccepted return type is always reported"),
-    }
-}
-
-/// On error the item is emitted unchanged next to the errors, so that the
-/// function body is still checked (and IDEs keep working) while the entry
-/// glue is left out.
-fn with_errors(errors: Errors, item: TokenStream) -> TokenStream {
-    match errors.finish() {
-        Ok(()) => item,
-        Err(e) => with_errors_tokens(e, item),
-    }
-}
-
-fn with_errors_tokens(e: syn::Error, item: TokenStream) -> TokenStream {
-    let errors = e.to_compile_error();
-    quote!(#errors #item)
+    expand::function(
+        item,
+        &RULES,
+        errors,
+        |_, _| {},
+        |f, kind| generate(&f, kind, &config),
+    )
 }
 
 fn parse_config(attr: TokenStream, errors: &mut Errors) -> Config {
@@ -238,11 +218,7 @@ mod tests {
     use super::*;
 
     fn errors_of(attr: TokenStream, item: TokenStream) -> Vec<String> {
-        let out = expand(attr, item).to_string();
-        out.split("compile_error !")
-            .skip(1)
-            .map(|s| s.split('"').nth(1).unwrap_or_default().to_owned())
-            .collect()
+        expand::error_messages(expand(attr, item))
     }
 
     #[test]

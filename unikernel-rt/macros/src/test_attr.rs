@@ -6,6 +6,7 @@ use syn::ext::IdentExt;
 use syn::{Ident, ItemFn, LitStr};
 
 use crate::args::{self, Arg, ArgValue, Errors};
+use crate::expand;
 use crate::signature::{self, ReturnKind, Rules};
 
 const RULES: Rules = Rules {
@@ -45,44 +46,21 @@ struct Options {
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let options = parse_options(attr, &mut errors);
-    let f = match signature::parse_fn(item.clone(), &RULES) {
-        Ok(f) => f,
-        Err(e) => {
-            errors.push(e);
-            return with_errors(errors, item);
+    let check_expectation = |kind, errors: &mut Errors| {
+        if let (Expect::Panic(_), Some(ReturnKind::Result(..)), Some(arg)) =
+            (&options.expect, kind, &options.expect_arg)
+        {
+            // libtest refuses this combination too; here it would also be
+            // ambiguous whether `Err` counts as the expected failure.
+            errors.push(syn::Error::new_spanned(
+                arg,
+                "`should_panic` tests must return `()`: a test returning `Result` fails by returning `Err`",
+            ));
         }
     };
-    let kind = signature::check(&f, &RULES, &mut errors);
-    if let (Expect::Panic(_), Some(ReturnKind::Result(..)), Some(arg)) =
-        (&options.expect, kind, &options.expect_arg)
-    {
-        // libtest refuses this combination too; here it would also be
-        // ambiguous whether `Err` counts as the expected failure.
-        errors.push(syn::Error::new_spanned(
-            arg,
-            "`should_panic` tests must return `()`: a test returning `Result` fails by returning `Err`",
-        ));
-    }
-    match (errors.finish(), kind) {
-        (Ok(()), Some(kind)) => generate(f, kind, &options),
-        (Err(e), _) => {
-            let errors = e.to_compile_error();
-            quote!(#errors #item)
-        }
-        (Ok(()), None) => unreachable!("an unaccepted return type is always reported"),
-    }
-}
-
-/// On error the item is emitted unchanged next to the errors, so that its
-/// body is still checked (and IDEs keep working); no test is registered.
-fn with_errors(errors: Errors, item: TokenStream) -> TokenStream {
-    match errors.finish() {
-        Ok(()) => item,
-        Err(e) => {
-            let errors = e.to_compile_error();
-            quote!(#errors #item)
-        }
-    }
+    expand::function(item, &RULES, errors, check_expectation, |f, kind| {
+        generate(f, kind, &options)
+    })
 }
 
 fn parse_options(attr: TokenStream, errors: &mut Errors) -> Options {
@@ -230,11 +208,7 @@ mod tests {
     use super::*;
 
     fn errors_of(attr: TokenStream, item: TokenStream) -> Vec<String> {
-        let out = expand(attr, item).to_string();
-        out.split("compile_error !")
-            .skip(1)
-            .map(|s| s.split('"').nth(1).unwrap_or_default().to_owned())
-            .collect()
+        expand::error_messages(expand(attr, item))
     }
 
     #[test]

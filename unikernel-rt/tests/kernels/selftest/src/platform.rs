@@ -51,7 +51,9 @@ fn the_tick_fires_and_calls_the_handler() {
     time::sleep(Duration::from_millis(100));
     let ticks = time::ticks() - start;
     // 100 Hz for 100 ms, with generous slack for an emulated machine.
-    assert!((5..=40).contains(&ticks), "{ticks} ticks in 100 ms");
+    // 10 at 100 Hz; an emulated CPU starved by a loaded host loses ticks,
+    // but never runs fast.
+    assert!((1..=15).contains(&ticks), "{ticks} ticks in 100 ms");
     assert!(
         SEEN.load(Ordering::Relaxed) >= start + 5,
         "the tick handler did not run"
