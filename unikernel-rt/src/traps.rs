@@ -238,10 +238,17 @@ impl fmt::Display for InterruptError {
 
 impl core::error::Error for InterruptError {}
 
-/// Installs `handler` for an interrupt vector the application owns (x86_64:
-/// 33 to 63; riscv64: external interrupt sources by PLIC id are routed as
-/// vectors 33 and up). The handler runs with interrupts disabled and must not
-/// block.
+/// Installs `handler` for an interrupt vector the application owns.
+///
+/// x86_64: vectors 33 to 62 (raised by devices routed there or by `int N`).
+/// riscv64: vector 33 is the supervisor software interrupt (raised by setting
+/// `sip.SSIP` or by an SBI IPI); platform-level (PLIC) sources are not routed
+/// by the runtime yet. The handler runs with interrupts disabled and must not
+/// block, allocate, or take locks `main` may hold.
+///
+/// # Errors
+/// [`InterruptError::Reserved`] for exceptions and the runtime's own
+/// vectors, [`InterruptError::OutOfRange`] past the last vector.
 pub fn set_interrupt_handler(
     vector: usize,
     handler: InterruptHandler,

@@ -21,9 +21,8 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use mem_core::paging::{MapError, Mapper, SplitError, UnmapError};
 pub use mem_core::paging::{MappedSize, PageFlags, Translation};
-use mem_core::{
-    FRAME_SIZE, FrameAllocError, FrameAllocator, Page, PageRange, PhysAddr, PhysFrame, VirtAddr,
-};
+use mem_core::{FRAME_SIZE, FrameAllocError, FrameAllocator, Page, PageRange, PhysFrame};
+pub use mem_core::{PhysAddr, VirtAddr};
 use spin::{Mutex, Once};
 
 use crate::arch::{KernelMapper, layout};
@@ -113,7 +112,7 @@ fn with_mapper<R>(f: impl FnOnce(&mut KernelMapper, &mut mem_core::FramePool<'st
 }
 
 fn pages(start: u64, size: u64) -> Result<PageRange, VmError> {
-    if size == 0 || start % FRAME_SIZE != 0 {
+    if size == 0 || !start.is_multiple_of(FRAME_SIZE) {
         return Err(VmError::InvalidSize(size));
     }
     PageRange::from_start_len(
@@ -185,6 +184,9 @@ fn unmap_and_free(
     }
 }
 
+// Only x86_64 has kernel pages to turn into guards and a bootloader stack
+// to inspect; riscv64's guards come from its linker script.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 /// Turns the mapped kernel page at `addr` into a guard page: unmaps it,
 /// splitting a huge page around it first. Its frame belongs to the kernel
 /// image and is not returned to the pool.
@@ -214,6 +216,7 @@ pub(crate) fn unmap_guard_page(addr: u64) -> Result<(), VmError> {
     })
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 /// The unmapped page directly below the mapped run of pages containing
 /// `addr`, searching at most `limit` bytes down: the guard of the stack that
 /// `addr` is on.
@@ -341,7 +344,7 @@ impl Mmio {
     fn reg<T>(&self, offset: u64) -> *mut T {
         let size = core::mem::size_of::<T>() as u64;
         assert!(
-            offset % size == 0 && offset.checked_add(size).is_some_and(|e| e <= self.len),
+            offset.is_multiple_of(size) && offset.checked_add(size).is_some_and(|e| e <= self.len),
             "MMIO access at {offset:#x} outside the {:#x}-byte mapping or misaligned",
             self.len
         );

@@ -583,7 +583,7 @@ impl<'a> FramePool<'a> {
 
     /// Reports free bit `i`, already set in level 0, to the summaries, the
     /// cursor and the chunk marks.
-    #[inline(never)]
+    #[inline(always)]
     fn publish(&mut self, i: usize) {
         let w = i / 64;
         self.layout.frames.sync_summary(self.s, w);

@@ -19,13 +19,19 @@ use super::stats::HeapStats;
 /// sit in one of ~900 free lists: one per exact size below 1 KiB (segregated
 /// fits), then 16 per power of two (TLSF). A two-level bitmap finds the first
 /// non-empty list that fits in O(1). Frees merge with free neighbours at once,
-/// so free memory never splinters into adjacent pieces.
+/// so free memory never splinters into adjacent pieces. In front of that, a
+/// bounded cache of recently freed small blocks (up to 256 bytes, 16 per
+/// size) serves same-size reuse without touching neighbours; it is flushed
+/// into the core before any allocation fails, and by
+/// [`flush_cache`](Self::flush_cache).
 ///
 /// | operation | cost |
 /// |---|---|
-/// | [`allocate`](Self::allocate) | O(1), except when the only fitting blocks share the request's size class: then a walk of that one list |
+/// | [`allocate`](Self::allocate) | O(1), except when the only fitting blocks share the request's size class: then a walk of that one list; a failure first flushes the cache (O(cached blocks), at most 240) |
 /// | [`deallocate`](Self::deallocate) | O(1) |
-/// | [`reallocate`](Self::reallocate) | O(1) in place (shrink, or grow into a free neighbour), else allocate + copy + free |
+/// | [`reallocate`](Self::reallocate) | O(1) in place (shrink, or grow into a free neighbour), else a slide into the free block below (copy), else allocate + copy + free |
+/// | [`flush_cache`](Self::flush_cache) | O(cached blocks), at most 240 |
+/// | [`check`](Self::check) | O(blocks) |
 /// | [`add_region`](Self::add_region) / [`extend`](Self::extend) | O(regions) |
 /// | [`stats`](Self::stats) | O(length of the largest size class's list) |
 #[derive(Debug)]

@@ -75,8 +75,13 @@ static TICKING: AtomicBool = AtomicBool::new(false);
 static CPUS: AtomicUsize = AtomicUsize::new(0);
 static RAM_BYTES: AtomicU64 = AtomicU64::new(0);
 
+const SCAUSE_SUPERVISOR_SOFTWARE: u64 = 1;
 const SCAUSE_SUPERVISOR_TIMER: u64 = 5;
+const SIE_SSIE: usize = 1 << 1;
 const SIE_STIE: usize = 1 << 5;
+/// The application-owned vector the supervisor software interrupt (set
+/// `sip.SSIP`, or an SBI IPI) is delivered on.
+pub(crate) const SOFTWARE_INTERRUPT_VECTOR: usize = 33;
 const SSTATUS_SIE: usize = 1 << 1;
 
 fn rdtime() -> u64 {
@@ -107,7 +112,11 @@ pub(crate) fn frame_pointer() -> u64 {
 /// pointer, with the return address at `fp - 8` and the caller's frame pointer
 /// at `fp - 16`. `None` if those words are not mapped.
 pub(crate) fn unwind_frame(fp: u64) -> Option<(u64, u64)> {
-    if fp < 16 || fp % 8 != 0 || !crate::vm::is_mapped(fp - 16) || !crate::vm::is_mapped(fp - 8) {
+    if fp < 16
+        || !fp.is_multiple_of(8)
+        || !crate::vm::is_mapped(fp - 16)
+        || !crate::vm::is_mapped(fp - 8)
+    {
         return None;
     }
     // SAFETY: both words are mapped (checked above) and only read.
@@ -156,7 +165,7 @@ fn start_tick() {
     TICKING.store(true, Ordering::Relaxed);
     // SAFETY: enables the timer interrupt, whose handler is installed.
     unsafe {
-        core::arch::asm!("csrs sie, {0}", in(reg) SIE_STIE);
+        core::arch::asm!("csrs sie, {0}", in(reg) SIE_STIE | SIE_SSIE);
         core::arch::asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE);
     }
 }
@@ -175,6 +184,12 @@ fn interrupt(code: u64, frame: &TrapFrame) {
         NEXT_TICK.store(next, Ordering::Relaxed);
         sbi::set_timer(next);
         crate::time::tick();
+        return;
+    }
+    if code == SCAUSE_SUPERVISOR_SOFTWARE {
+        // SAFETY: clearing SSIP acknowledges the software interrupt.
+        unsafe { core::arch::asm!("csrc sip, {0}", in(reg) SIE_SSIE) };
+        crate::traps::dispatch_interrupt(SOFTWARE_INTERRUPT_VECTOR, frame);
         return;
     }
     crate::traps::dispatch_interrupt(code as usize, frame);
@@ -337,21 +352,21 @@ fn init_devices(fdt: &Fdt<'_>) {
     let uart = stdout
         .filter(|n| is_compatible(n, "ns16550a") || is_compatible(n, "ns16550"))
         .or_else(|| fdt.find_compatible(&["ns16550a", "ns16550"]));
-    if let Some(node) = uart {
-        if let Some(region) = node.reg().and_then(|mut r| r.next()) {
-            let shift = node
-                .property("reg-shift")
-                .and_then(|p| p.as_usize())
-                .unwrap_or(0) as u32;
-            // SAFETY: the device tree describes a 16550 at this address, and
-            // the runtime is its only driver.
-            unsafe { uart::set(region.starting_address as usize, shift) };
-        }
+    if let Some(node) = uart
+        && let Some(region) = node.reg().and_then(|mut r| r.next())
+    {
+        let shift = node
+            .property("reg-shift")
+            .and_then(|p| p.as_usize())
+            .unwrap_or(0) as u32;
+        // SAFETY: the device tree describes a 16550 at this address, and the
+        // runtime is its only driver.
+        unsafe { uart::set(region.starting_address as usize, shift) };
     }
-    if let Some(node) = fdt.find_compatible(&["sifive,test1", "sifive,test0"]) {
-        if let Some(region) = node.reg().and_then(|mut r| r.next()) {
-            FINISHER.store(region.starting_address as usize, Ordering::Relaxed);
-        }
+    if let Some(node) = fdt.find_compatible(&["sifive,test1", "sifive,test0"])
+        && let Some(region) = node.reg().and_then(|mut r| r.next())
+    {
+        FINISHER.store(region.starting_address as usize, Ordering::Relaxed);
     }
 }
 

@@ -315,7 +315,8 @@ fn preflight(
     let root_len = acpi_tables::header_length(header).unwrap_or(0);
     // The crate turns a partial trailing entry into a pointer too, which
     // would escape the checks below.
-    if !(HEADER_LEN..=MAX_TABLE_LEN).contains(&root_len) || (root_len - HEADER_LEN) % entry_len != 0
+    if !(HEADER_LEN..=MAX_TABLE_LEN).contains(&root_len)
+        || !(root_len - HEADER_LEN).is_multiple_of(entry_len)
     {
         return Err(AcpiError::BadLength {
             what: "root table",
@@ -455,17 +456,17 @@ pub(crate) fn power_off(info: &AcpiInfo) {
         // side effect, and writing SLP_TYP and SLP_EN is the soft-off
         // sequence the runtime wants.
         let mut control = unsafe { pm1a.read() };
-        if control & SCI_EN == 0 {
-            if let Some((smi_cmd, enable)) = info.acpi_enable {
-                // SAFETY: the FADT names this port as the SMI command port
-                // and `enable` as the value that hands ACPI to the OS.
-                unsafe { Port::<u8>::new(smi_cmd).write(enable) };
-                for _ in 0..ACPI_ENABLE_POLLS {
-                    // SAFETY: see above.
-                    control = unsafe { pm1a.read() };
-                    if control & SCI_EN != 0 {
-                        break;
-                    }
+        if control & SCI_EN == 0
+            && let Some((smi_cmd, enable)) = info.acpi_enable
+        {
+            // SAFETY: the FADT names this port as the SMI command port and
+            // `enable` as the value that hands ACPI to the OS.
+            unsafe { Port::<u8>::new(smi_cmd).write(enable) };
+            for _ in 0..ACPI_ENABLE_POLLS {
+                // SAFETY: see above.
+                control = unsafe { pm1a.read() };
+                if control & SCI_EN != 0 {
+                    break;
                 }
             }
         }

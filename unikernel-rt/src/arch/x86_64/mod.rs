@@ -84,7 +84,11 @@ pub(crate) fn frame_pointer() -> u64 {
 /// One step up the frame chain: `[fp]` holds the caller's frame pointer and
 /// `[fp + 8]` the return address. `None` if those words are not mapped.
 pub(crate) fn unwind_frame(fp: u64) -> Option<(u64, u64)> {
-    if fp == 0 || fp % 8 != 0 || !crate::vm::is_mapped(fp) || !crate::vm::is_mapped(fp + 8) {
+    if fp == 0
+        || !fp.is_multiple_of(8)
+        || !crate::vm::is_mapped(fp)
+        || !crate::vm::is_mapped(fp + 8)
+    {
         return None;
     }
     // SAFETY: both words are mapped (checked above) and only read.

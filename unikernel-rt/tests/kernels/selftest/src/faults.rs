@@ -73,3 +73,45 @@ fn touching_the_guard_page_after_a_region_faults() {
     // SAFETY: not safe: the page after a region is never mapped.
     black_box(unsafe { black_box(past_end).read_volatile() });
 }
+
+#[unikernel::test]
+fn application_interrupt_handlers_run() {
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use unikernel::traps::{InterruptError, set_interrupt_handler};
+
+    static HITS: AtomicUsize = AtomicUsize::new(0);
+    static VECTOR: AtomicUsize = AtomicUsize::new(0);
+    fn handler(vector: usize) {
+        VECTOR.store(vector, Ordering::Relaxed);
+        HITS.fetch_add(1, Ordering::Relaxed);
+    }
+    assert_eq!(
+        set_interrupt_handler(14, handler),
+        Err(InterruptError::Reserved(14))
+    );
+    assert_eq!(
+        set_interrupt_handler(32, handler),
+        Err(InterruptError::Reserved(32))
+    );
+    assert_eq!(
+        set_interrupt_handler(300, handler),
+        Err(InterruptError::OutOfRange(300))
+    );
+    set_interrupt_handler(33, handler).expect("vector 33 belongs to the application");
+    // SAFETY: raises the software interrupt whose handler was just installed.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::asm!("int 33");
+        #[cfg(target_arch = "riscv64")]
+        core::arch::asm!("csrs sip, {0}", "nop", "nop", in(reg) 2usize);
+    }
+    // Delivery is immediate with interrupts on; allow a moment for the trap.
+    let start = unikernel::time::now();
+    while HITS.load(Ordering::Relaxed) == 0
+        && unikernel::time::now() - start < core::time::Duration::from_millis(100)
+    {
+        core::hint::spin_loop();
+    }
+    assert_eq!(HITS.load(Ordering::Relaxed), 1);
+    assert_eq!(VECTOR.load(Ordering::Relaxed), 33);
+}
