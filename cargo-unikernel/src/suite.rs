@@ -132,21 +132,34 @@ fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(
     steps
 }
 
-/// The Miri check over [`MIRI_PACKAGES`] that are in the workspace, if any.
-fn miri_step(workspace: &Workspace) -> Option<(String, Command)> {
+/// The Miri checks over [`MIRI_PACKAGES`] that are in the workspace: the
+/// unit tests and the integration tests as two processes that run side by
+/// side (Miri is single-threaded, and the two halves take similar time),
+/// then the doctests.
+fn miri_steps(workspace: &Workspace) -> Vec<(String, Command)> {
     let packages: Vec<&str> = MIRI_PACKAGES
         .iter()
         .copied()
         .filter(|name| workspace.packages.iter().any(|p| p.name == *name))
         .collect();
     if packages.is_empty() {
-        return None;
+        return Vec::new();
     }
-    let mut miri_args = vec!["miri", "test"];
-    miri_args.extend(packages.iter().flat_map(|p| ["-p", p]));
-    let command =
-        nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
-    Some((format!("miri {}", packages.join(" ")), command))
+    [
+        ("unit tests", &["--lib"][..]),
+        ("integration tests", &["--test", "*"][..]),
+        ("doctests", &["--doc"][..]),
+    ]
+    .into_iter()
+    .map(|(what, selection)| {
+        let mut miri_args = vec!["miri", "test"];
+        miri_args.extend(packages.iter().flat_map(|p| ["-p", p]));
+        miri_args.extend(selection);
+        let command =
+            nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
+        (format!("miri {} {what}", packages.join(" ")), command)
+    })
+    .collect()
 }
 
 /// Whether Miri can run.
@@ -179,11 +192,24 @@ fn miri_ready() -> MiriReady {
 }
 
 fn run_miri(workspace: &Workspace, tally: &mut Tally) {
-    let Some((name, command)) = miri_step(workspace) else {
+    let steps = miri_steps(workspace);
+    if steps.is_empty() {
         return;
-    };
+    }
+    let name = "miri";
     match miri_ready() {
-        MiriReady::Yes => tally.record(run_step(&name, command, &workspace.root)),
+        MiriReady::Yes => {
+            let mut steps = steps.into_iter();
+            // The second run waits for the first's build lock, then both
+            // interpret their tests at the same time.
+            let parallel: Vec<_> = steps.by_ref().take(2).collect();
+            for passed in run_steps_side_by_side(parallel, &workspace.root) {
+                tally.record(passed);
+            }
+            for (name, command) in steps {
+                tally.record(run_step(&name, command, &workspace.root));
+            }
+        }
         MiriReady::Skip => println!(
             "SKIP check {name}: {MIRI_TOOLCHAIN} with the miri component is not installed \
              (CI=true installs it)"
@@ -193,6 +219,52 @@ fn run_miri(workspace: &Workspace, tally: &mut Tally) {
             tally.record(false);
         }
     }
+}
+
+/// Runs checks at the same time with their output captured; prints each
+/// one's PASS/FAIL line, and a failed check's output.
+fn run_steps_side_by_side(steps: Vec<(String, Command)>, dir: &Path) -> Vec<bool> {
+    let handles: Vec<_> = steps
+        .into_iter()
+        .map(|(name, mut command)| {
+            eprintln!(
+                "     Running `{}` (output shown if it fails)",
+                nested::display(&command)
+            );
+            command.current_dir(dir).stdin(Stdio::null());
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let output = command.output();
+                (name, output, start.elapsed().as_secs_f64())
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|handle| {
+            let Ok((name, output, seconds)) = handle.join() else {
+                println!("FAIL check: a runner thread panicked");
+                return false;
+            };
+            match output {
+                Ok(out) if out.status.success() => {
+                    println!("PASS check {name} ({seconds:.1} s)");
+                    true
+                }
+                Ok(out) => {
+                    println!("---- output of {name} ----");
+                    println!("{}", String::from_utf8_lossy(&out.stdout));
+                    println!("{}", String::from_utf8_lossy(&out.stderr));
+                    println!("FAIL check {name} ({seconds:.1} s): {}", out.status);
+                    false
+                }
+                Err(e) => {
+                    println!("FAIL check {name}: cannot run it: {e}");
+                    false
+                }
+            }
+        })
+        .collect()
 }
 
 /// Runs one check with its output on the terminal; prints PASS/FAIL.
@@ -568,12 +640,18 @@ mod tests {
 
     #[test]
     fn miri_runs_on_mem_core_with_its_own_toolchain() {
-        let (name, command) = miri_step(&workspace()).expect("mem-core is in the workspace");
-        assert_eq!(name, "miri mem-core");
+        let steps = miri_steps(&workspace());
+        let shown: Vec<String> = steps.iter().map(|(_, c)| nested::display(c)).collect();
         assert_eq!(
-            nested::display(&command),
-            format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core")
+            shown,
+            [
+                format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --lib"),
+                format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --test *"),
+                format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --doc"),
+            ]
         );
+        let (name, command) = &steps[0];
+        assert_eq!(name, "miri mem-core unit tests");
         let removed: Vec<_> = command
             .get_envs()
             .filter(|(_, v)| v.is_none())
