@@ -64,6 +64,9 @@ pub fn test(args: &TestArgs) -> Result<u8, Fatal> {
         if !args.no_miri {
             run_miri(&workspace, &mut tally);
         }
+        for (name, command) in release::doc_steps(&workspace, &arches) {
+            tally.record(run_step(&name, command, &workspace.root));
+        }
         if let Some((name, command)) = release::package_step(&workspace) {
             tally.record(run_step(&name, command, &workspace.root));
         }

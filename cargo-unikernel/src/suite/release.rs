@@ -44,6 +44,38 @@ pub fn package_step(workspace: &Workspace) -> Option<(String, Command)> {
     Some(("package".to_owned(), command))
 }
 
+/// `cargo doc` of every library crate with warnings denied, for the host and
+/// for each kernel target (what docs.rs builds): a broken intra-doc link or a
+/// missing doc fails here, not after publishing.
+pub fn doc_steps(workspace: &Workspace, arches: &[Arch]) -> Vec<(String, Command)> {
+    let mut steps = Vec::new();
+    let host = present(workspace, LIBRARY_PACKAGES);
+    if host.is_empty() {
+        return steps;
+    }
+    let doc = |packages: &[&str], target: Option<&str>| {
+        let mut command = nested::cargo(["doc", "--no-deps", "--quiet"]);
+        command.args(packages.iter().flat_map(|p| ["-p", p]));
+        if let Some(triple) = target {
+            command.args(["--target", triple]);
+        }
+        if packages.contains(&"unikernel-rt") {
+            command.args(["--features", "unikernel-rt/harness"]);
+        }
+        command.env("RUSTDOCFLAGS", "-D warnings");
+        command
+    };
+    steps.push(("doc host".to_owned(), doc(&host, None)));
+    let kernel = present(workspace, KERNEL_TARGET_PACKAGES);
+    for arch in arches {
+        steps.push((
+            format!("doc {}", arch.triple()),
+            doc(&kernel, Some(arch.triple())),
+        ));
+    }
+    steps
+}
+
 /// The toolchain `rust-version` names (`1.88` -> `1.88.0`), read from the
 /// workspace's root manifest.
 pub fn msrv_toolchain(root_manifest: &str) -> Option<String> {
