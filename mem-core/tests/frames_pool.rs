@@ -541,7 +541,7 @@ fn contiguous_runs_take_cached_frames_once() {
     let map = usable(&[(0, 1024 * F)]);
     let mut st = storage(&map);
     let mut pool = FramePool::new(&map, &mut st).unwrap();
-    assert_eq!(drain(&mut pool).len(), 1024);
+    assert_eq!(pool.allocate_contiguous(1024, 1), Ok(run(0, 1024)));
     for f in 512..1024 {
         pool.deallocate_frame(frame(f)).unwrap();
     }
@@ -567,7 +567,7 @@ fn contiguous_runs_take_cached_frames_once() {
 fn cache_overflow_and_exhaustion() {
     // More frees than the cache holds, in an order that leaves it full of
     // frames from words the summaries show as empty.
-    let map = usable(&[(0, 200 * F)]);
+    let map = usable(&[(0, 100 * F)]);
     let mut st = storage(&map);
     let mut pool = FramePool::new(&map, &mut st).unwrap();
     let all = drain(&mut pool);
@@ -575,8 +575,10 @@ fn cache_overflow_and_exhaustion() {
     for &f in all.iter().rev() {
         pool.deallocate_frame(frame(f)).unwrap();
     }
-    assert_eq!(pool.free_frames(), 200);
-    for _ in 0..3 {
+    assert_eq!(pool.free_frames(), 100);
+    // Each round reorders the frees; one is enough to cover the paths under
+    // Miri, which is slow.
+    for _ in 0..if cfg!(miri) { 1 } else { 3 } {
         let mut got = drain(&mut pool);
         assert_eq!(pool.allocate_frame(), Err(FrameAllocError::OutOfFrames));
         for &f in got.iter().step_by(3) {
@@ -591,7 +593,7 @@ fn cache_overflow_and_exhaustion() {
             pool.deallocate_frame(frame(f)).unwrap();
         }
         got.sort_unstable();
-        assert_eq!(got, (0..200).collect::<Vec<_>>());
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
     }
-    assert_eq!(pool.allocate_contiguous(200, 1), Ok(run(0, 200)));
+    assert_eq!(pool.allocate_contiguous(100, 1), Ok(run(0, 100)));
 }

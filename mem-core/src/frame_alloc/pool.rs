@@ -474,9 +474,14 @@ impl<'a> FramePool<'a> {
     #[inline(always)]
     unsafe fn word0_mut(&mut self, w: usize) -> &mut u64 {
         debug_assert!(w < self.layout.frames.level_words(0));
+        // A raw place projection, not a slice method: under Miri a method
+        // call would retag the whole storage slice on every access.
+        let words: *mut u64 = (&raw mut *self.s).cast();
         // SAFETY: the caller keeps w below the level-0 word count, and the
-        // layout's words, level 0 included, fit in s (checked in `build`).
-        unsafe { self.s.get_unchecked_mut(self.bits + w) }
+        // layout's words, level 0 included, fit in s (checked in `build`),
+        // so the word is inside the slice `words` points to, which `self`
+        // borrows exclusively for the returned lifetime.
+        unsafe { &mut *words.add(self.bits + w) }
     }
 
     // ---- bits ----

@@ -28,11 +28,6 @@ pub(crate) struct Cache {
     counts: [u8; CLASSES],
 }
 
-/// How many classes above the request's own a pop may take from: a warm
-/// chunk up to `LOOKAHEAD * GRANULE` bytes too big beats a cold trip to the
-/// core (the slack returns when the cache is flushed).
-const LOOKAHEAD: usize = 4;
-
 #[inline(always)]
 const fn class(size: usize) -> usize {
     (size - MIN_CHUNK) / GRANULE
@@ -47,21 +42,21 @@ impl Cache {
         }
     }
 
-    /// Pops a chunk of `size` bytes' class, or of one of the next
-    /// [`LOOKAHEAD`] classes. Returns it with the class size it was counted
-    /// at. O(1): one trailing-zero count.
+    /// Pops a chunk of `size` bytes' class. Returns it with the class size
+    /// it was counted at. O(1). Only the exact class: a chunk from a larger
+    /// one would carry its slack for as long as the block lives (1.2 points
+    /// of heap efficiency on the 200 B trace), while a miss costs one trip
+    /// to the core.
     #[inline(always)]
     pub(crate) fn pop(&mut self, size: usize) -> Option<(*mut u8, usize)> {
         if size > CACHED_MAX {
             return None;
         }
         let k = class(size);
-        let window = (self.non_empty >> k) & ((1 << (LOOKAHEAD + 1)) - 1);
-        if window == 0 {
+        let c = self.heads[k];
+        if c.is_null() {
             return None;
         }
-        let k = k + window.trailing_zeros() as usize;
-        let c = self.heads[k];
         // SAFETY: cached chunks are ours; their first payload word links them.
         let next = unsafe { c.add(WORD).cast::<*mut u8>().read() };
         self.heads[k] = next;

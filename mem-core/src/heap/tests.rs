@@ -555,3 +555,42 @@ fn realloc_slides_down_into_a_free_neighbour() {
     heap.check().unwrap();
     assert_eq!(heap.stats().fragmentation_permille, Some(0));
 }
+
+#[test]
+fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
+    let arena = Arena::new(1 << 15);
+    let mut heap = heap_over(&arena, 0, 1 << 15);
+    // Too big for the front cache, so freeing `hole` coalesces at once.
+    let (lh, lb) = (layout(1000, 8), layout(4000, 8));
+    let hole = heap.allocate(lh).unwrap();
+    let b = heap.allocate(lb).unwrap();
+    let wall = heap.allocate(layout(600, 8)).unwrap();
+    // SAFETY: `b` holds 4000 bytes; `hole` is live with its layout.
+    unsafe {
+        b.as_ptr().write_bytes(0x3C, 4000);
+        heap.deallocate(hole, lh);
+    }
+    // Shrinking by less than half stays in place.
+    // SAFETY: `b` is live with its layout.
+    let same = unsafe { heap.reallocate(b, lb, 2500) }.unwrap();
+    assert_eq!(same, b);
+    heap.check().unwrap();
+    // To half or less: the block moves down into the hole, and its old
+    // place merges with the free space around it.
+    // SAFETY: `same` is live with 2500 bytes.
+    let moved = unsafe { heap.reallocate(same, layout(2500, 8), 900) }.unwrap();
+    assert_eq!(moved, hole);
+    heap.check().unwrap();
+    // SAFETY: the first 900 bytes were copied.
+    let kept = unsafe { core::slice::from_raw_parts(moved.as_ptr(), 900) };
+    assert!(kept.iter().all(|&x| x == 0x3C));
+    assert!(heap.largest_free_block() >= 4000);
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(moved, layout(900, 8));
+        heap.deallocate(wall, layout(600, 8));
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
