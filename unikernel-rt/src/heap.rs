@@ -147,9 +147,14 @@ mod imp {
         // Geometric growth keeps the number of growth events logarithmic;
         // when frames are short, settle for exactly what is needed.
         let preferred = needed.max(end - start).min(room);
-        let size = [preferred, needed]
-            .into_iter()
-            .find(|&size| crate::vm::map_fresh(end, size, PageFlags::RW).is_ok())?;
+        let map = |size| crate::vm::map_fresh(end, size, PageFlags::RW).is_ok();
+        let size = if map(preferred) {
+            preferred
+        } else if needed < preferred && map(needed) {
+            needed
+        } else {
+            return None;
+        };
         END.store(end + size, Ordering::Relaxed);
         log::debug!(
             "heap: grew by {} KiB to {} KiB",

@@ -84,8 +84,12 @@ pub(crate) fn with_frames<R>(f: impl FnOnce(&mut FramePool<'static>) -> R) -> R 
 
 /// Statistics of the frame pool.
 pub fn stats() -> FrameStats {
+    crate::arch::without_interrupts(|| stats_of(FRAMES.lock().as_ref()))
+}
+
+fn stats_of(pool: Option<&FramePool<'static>>) -> FrameStats {
     let usable_bytes = USABLE_BYTES.load(Ordering::Relaxed);
-    crate::arch::without_interrupts(|| match FRAMES.lock().as_ref() {
+    match pool {
         Some(pool) => FrameStats {
             usable_bytes,
             total_bytes: pool.total_frames() as u64 * mem_core::FRAME_SIZE,
@@ -96,20 +100,14 @@ pub fn stats() -> FrameStats {
             usable_bytes,
             ..FrameStats::default()
         },
-    })
+    }
 }
 
 /// Statistics without waiting for the lock (for the failure paths), or
 /// `None` if it is held.
 pub(crate) fn try_stats() -> Option<FrameStats> {
     let pool = FRAMES.try_lock()?;
-    let pool = pool.as_ref()?;
-    Some(FrameStats {
-        usable_bytes: USABLE_BYTES.load(Ordering::Relaxed),
-        total_bytes: pool.total_frames() as u64 * mem_core::FRAME_SIZE,
-        free_bytes: pool.free_frames() as u64 * mem_core::FRAME_SIZE,
-        metadata_bytes: pool.metadata_bytes() as u64,
-    })
+    Some(stats_of(Some(pool.as_ref()?)))
 }
 
 /// Allocates one 4 KiB physical frame.

@@ -163,11 +163,10 @@ fn start_tick() {
     NEXT_TICK.store(next, Ordering::Relaxed);
     sbi::set_timer(next);
     TICKING.store(true, Ordering::Relaxed);
-    // SAFETY: enables the timer interrupt, whose handler is installed.
-    unsafe {
-        core::arch::asm!("csrs sie, {0}", in(reg) SIE_STIE | SIE_SSIE);
-        core::arch::asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE);
-    }
+    // SAFETY: enables the timer and software interrupts, whose handlers are
+    // installed.
+    unsafe { core::arch::asm!("csrs sie, {0}", in(reg) SIE_STIE | SIE_SSIE) };
+    enable_interrupts();
 }
 
 /// Handles an interrupt by its `scause` code.
@@ -209,7 +208,6 @@ pub(crate) fn console_write(bytes: &[u8]) {
 }
 
 pub(crate) fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
-    const SSTATUS_SIE: usize = 1 << 1;
     let previous: usize;
     // SAFETY: clearing sstatus.SIE only masks supervisor interrupts.
     unsafe { core::arch::asm!("csrrc {0}, sstatus, {1}", out(reg) previous, in(reg) SSTATUS_SIE) };
