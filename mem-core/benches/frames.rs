@@ -26,12 +26,15 @@ const N: usize = 262_144;
 const BASE: u64 = 1 << 30;
 const SEED: u64 = 0x5eed_f4a3_e5a1_7c01;
 
-/// One allocator under test, in frame offsets `0..N`. Every peer's `alloc`
-/// and `free` are `#[inline(always)]`, so that no peer pays a call the
-/// others do not and the loops measure the allocators themselves.
+/// One allocator under test. Single frames travel in each allocator's own
+/// type (what its users hold), so no peer pays a conversion the others do
+/// not; runs are frame offsets `0..N`. Every peer's `alloc` and `free` are
+/// `#[inline(always)]`, so that no peer pays a call the others do not and
+/// the loops measure the allocators themselves.
 trait Peer {
-    fn alloc(&mut self) -> Option<usize>;
-    fn free(&mut self, f: usize);
+    type Frame: Copy;
+    fn alloc(&mut self) -> Option<Self::Frame>;
+    fn free(&mut self, f: Self::Frame);
     /// `count` frames aligned to `align` frames; `None` if unsupported or
     /// failed.
     fn alloc_run(&mut self, count: usize, align: usize) -> Option<usize>;
@@ -55,16 +58,14 @@ fn pool_frame(f: usize) -> PhysFrame {
 }
 
 impl Peer for Pool {
+    type Frame = PhysFrame;
     #[inline(always)]
-    fn alloc(&mut self) -> Option<usize> {
-        self.0
-            .allocate_frame()
-            .ok()
-            .map(|f| (f.number() - (BASE >> 12)) as usize)
+    fn alloc(&mut self) -> Option<PhysFrame> {
+        self.0.allocate_frame().ok()
     }
     #[inline(always)]
-    fn free(&mut self, f: usize) {
-        self.0.deallocate_frame(pool_frame(f)).unwrap();
+    fn free(&mut self, f: PhysFrame) {
+        self.0.deallocate_frame(f).unwrap();
     }
     fn alloc_run(&mut self, count: usize, align: usize) -> Option<usize> {
         let r = self.0.allocate_contiguous(count, align).ok()?;
@@ -87,6 +88,7 @@ impl Bits {
 }
 
 impl Peer for Bits {
+    type Frame = usize;
     #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         self.0.alloc()
@@ -115,6 +117,7 @@ impl Buddy {
 }
 
 impl Peer for Buddy {
+    type Frame = usize;
     #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         self.0.alloc(1)
@@ -150,6 +153,7 @@ impl Stack {
 }
 
 impl Peer for Stack {
+    type Frame = usize;
     #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         if let Some(f) = self.recycled.pop() {
@@ -193,6 +197,7 @@ impl Harness {
 }
 
 impl Peer for Harness {
+    type Frame = usize;
     #[inline(always)]
     fn alloc(&mut self) -> Option<usize> {
         self.stack.pop().or_else(|| {
@@ -278,22 +283,22 @@ fn alloc_free<P: Peer>(p: &mut P, iters: u64) -> Duration {
 
 /// The allocator at 50% full, frames held at random; each step frees a
 /// random held frame and allocates one. Time per step (one free + one alloc).
-struct Churn {
-    held: Vec<usize>,
+struct Churn<F> {
+    held: Vec<F>,
     rng: Rng,
 }
 
-impl Churn {
-    fn setup<P: Peer>(p: &mut P) -> Self {
+impl<F: Copy> Churn<F> {
+    fn setup<P: Peer<Frame = F>>(p: &mut P) -> Self {
         let mut rng = Rng(SEED);
-        let mut held: Vec<usize> = (0..N).map(|_| p.alloc().unwrap()).collect();
+        let mut held: Vec<F> = (0..N).map(|_| p.alloc().unwrap()).collect();
         for _ in 0..N / 2 {
             let i = rng.below(held.len());
             p.free(held.swap_remove(i));
         }
         Self { held, rng }
     }
-    fn run<P: Peer>(&mut self, p: &mut P, iters: u64) -> Duration {
+    fn run<P: Peer<Frame = F>>(&mut self, p: &mut P, iters: u64) -> Duration {
         time(iters, || {
             let i = self.rng.below(self.held.len());
             p.free(self.held.swap_remove(i));
@@ -303,7 +308,7 @@ impl Churn {
 }
 
 /// Allocate all frames one at a time, then free them all. Time per frame.
-fn bulk<P: Peer>(p: &mut P, held: &mut Vec<usize>, iters: u64) -> Duration {
+fn bulk<P: Peer>(p: &mut P, held: &mut Vec<P::Frame>, iters: u64) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         held.clear();
@@ -322,7 +327,7 @@ fn bulk<P: Peer>(p: &mut P, held: &mut Vec<usize>, iters: u64) -> Duration {
 
 /// Allocate all frames one at a time (timed), then free them (untimed).
 /// Time per allocation: the figure to set against blog_os, which cannot free.
-fn bulk_alloc<P: Peer>(p: &mut P, held: &mut Vec<usize>, iters: u64) -> Duration {
+fn bulk_alloc<P: Peer>(p: &mut P, held: &mut Vec<P::Frame>, iters: u64) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         held.clear();
@@ -357,7 +362,7 @@ const RUNS: usize = 8;
 
 fn fragment<P: Peer>(p: &mut P) {
     let mut rng = Rng(SEED ^ 0x2);
-    let all: Vec<usize> = (0..N).map(|_| p.alloc().unwrap()).collect();
+    let all: Vec<P::Frame> = (0..N).map(|_| p.alloc().unwrap()).collect();
     for chunk in all.chunks(512) {
         if rng.below(8) == 0 {
             chunk.iter().for_each(|&f| p.free(f));
@@ -421,9 +426,11 @@ fn bench(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("frames/bulk");
         g.sample_size(10);
-        let mut held = Vec::with_capacity(N);
+        let (mut pool_held, mut held) = (Vec::with_capacity(N), Vec::with_capacity(N));
         let mut pool = Pool::new();
-        g.bench_function("pool", |b| b.iter_custom(|n| bulk(&mut pool, &mut held, n)));
+        g.bench_function("pool", |b| {
+            b.iter_custom(|n| bulk(&mut pool, &mut pool_held, n))
+        });
         let mut bits = Bits::new();
         g.bench_function("bitalloc1m", |b| {
             b.iter_custom(|n| bulk(&mut bits, &mut held, n))
@@ -439,10 +446,10 @@ fn bench(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("frames/bulk_alloc");
         g.sample_size(10);
-        let mut held = Vec::with_capacity(N);
+        let (mut pool_held, mut held) = (Vec::with_capacity(N), Vec::with_capacity(N));
         let mut pool = Pool::new();
         g.bench_function("pool", |b| {
-            b.iter_custom(|n| bulk_alloc(&mut pool, &mut held, n))
+            b.iter_custom(|n| bulk_alloc(&mut pool, &mut pool_held, n))
         });
         let mut bits = Bits::new();
         g.bench_function("bitalloc1m", |b| {

@@ -484,6 +484,8 @@ fn double_free_of_a_cached_frame() {
     let b = pool.allocate_frame().unwrap();
     pool.deallocate_frame(a).unwrap();
     pool.deallocate_frame(b).unwrap();
+    // Cached, not yet in the bitmap: still reported free.
+    assert!(pool.is_free(a) && pool.is_free(b));
     let free = pool.free_frames();
     for f in [a, b] {
         assert_eq!(
@@ -500,6 +502,49 @@ fn double_free_of_a_cached_frame() {
     let mut again = drain(&mut pool);
     again.sort_unstable();
     assert_eq!(again, (0..256).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_frame_handed_out_last_is_freed_once() {
+    // Freeing the frame handed out last takes a fast path that skips the
+    // bitmap: every way of freeing it again must still be caught.
+    let map = usable(&[(0, 64 * F)]);
+    let mut st = storage(&map);
+    let mut pool = FramePool::new(&map, &mut st).unwrap();
+    let total = pool.free_frames();
+    let a = pool.allocate_frame().unwrap();
+    pool.deallocate_frame(a).unwrap();
+    assert_eq!(
+        pool.deallocate_frame(a),
+        Err(FrameFreeError::NotAllocated(a))
+    );
+    // Served again from the cache, then freed as a run.
+    assert_eq!(pool.allocate_frame(), Ok(a));
+    let one = PhysFrame::range(a, a.checked_add(1).unwrap());
+    pool.deallocate_contiguous(one).unwrap();
+    assert_eq!(
+        pool.deallocate_frame(a),
+        Err(FrameFreeError::NotAllocated(a))
+    );
+    assert_eq!(
+        pool.deallocate_contiguous(one),
+        Err(FrameFreeError::NotAllocated(a))
+    );
+    // Handed out last, but another frame freed in between.
+    let b = pool.allocate_frame().unwrap();
+    let c = pool.allocate_frame().unwrap();
+    pool.deallocate_frame(b).unwrap();
+    pool.deallocate_frame(c).unwrap();
+    for f in [b, c] {
+        assert_eq!(
+            pool.deallocate_frame(f),
+            Err(FrameFreeError::NotAllocated(f))
+        );
+    }
+    assert_eq!(pool.free_frames(), total);
+    let mut all = drain(&mut pool);
+    all.sort_unstable();
+    assert_eq!(all, (0..64).collect::<Vec<_>>());
 }
 
 #[test]

@@ -9,6 +9,10 @@ use super::layout::{CHUNK, Layout, RANGE_WORDS, SEG_WORDS, walk};
 /// well under a microsecond.
 const RECENT: usize = 16;
 
+/// `FramePool::last_out` when no frame qualifies: not 4 KiB-aligned, so no
+/// frame's start address.
+const NO_FRAME: u64 = u64::MAX;
+
 /// Level-0 words per 2 MiB chunk.
 const WORDS_PER_CHUNK: usize = CHUNK as usize / 64;
 /// A chunk's bits in its level-1 summary word.
@@ -88,16 +92,15 @@ impl core::error::Error for FramePoolInitError {}
 /// share a segment (see [`metadata_words`](Self::metadata_words)).
 ///
 /// Every single-frame free goes to a LIFO of up to 16 recently freed frames
-/// (flushed into the summaries when full), and single-frame allocations take from it first: a recently freed frame is
-/// the one most likely still in the CPU's caches, and taking it back touches
-/// one bitmap word and no summary. With the cache empty, frames come lowest
-/// address first, which keeps high memory in whole free chunks for
-/// contiguous requests; a cursor remembers the lowest non-empty bitmap word,
-/// so even then an allocation usually costs one load. The bitmap stays the
-/// only record of what is free: a cached frame's bit is set (so a double
-/// free of it, or of any other frame, is caught by the bit alone), only the
-/// summaries and chunk marks learn of it late, and every search or bulk
-/// update flushes the cache first.
+/// (flushed into the bitmap when full), and single-frame allocations take
+/// from it first: a recently freed frame is the one most likely still in the
+/// CPU's caches, and taking it back touches no bitmap word at all. With the
+/// cache empty, frames come lowest address first, which keeps high memory in
+/// whole free chunks for contiguous requests; a cursor remembers the lowest
+/// non-empty bitmap word, so even then an allocation usually costs one load.
+/// A cached frame keeps its bit clear (used) until the cache is flushed, so
+/// a free checks both records: a set bit, or the frame already in the cache,
+/// is a double free. Every search or bulk update flushes the cache first.
 ///
 /// The chunk marks are kept as a superset: every entirely free chunk is
 /// marked (once the cache is flushed), but single-frame allocations do not
@@ -113,8 +116,8 @@ impl core::error::Error for FramePoolInitError {}
 ///   recently-freed cache or when the word at the cursor has a free frame,
 ///   otherwise O(L); plus O(log S).
 /// - [`deallocate_frame`](FrameAllocator::deallocate_frame): O(1) into the
-///   cache, plus O(16 · L) once every 16 frees at most to flush it; plus
-///   O(log R).
+///   cache (one bitmap load and a scan of at most 16 cached entries), plus
+///   O(16 · L) once every 16 frees at most to flush it; plus O(log R).
 /// - [`allocate_contiguous`](FrameAllocator::allocate_contiguous)`(count,
 ///   align)`: with `count` and `align` both at least 512 (2 MiB), O(L) per
 ///   marked chunk examined plus O(count / 64) to check and mark the run;
@@ -148,6 +151,8 @@ impl core::error::Error for FramePoolInitError {}
 pub struct FramePool<'a> {
     s: &'a mut [u64],
     layout: Layout,
+    /// Free frames the bitmap shows; the recently-freed cache holds
+    /// `recent_len` more, so a pair served by the cache keeps this as is.
     free: usize,
     total: usize,
     metadata: Option<FrameRange>,
@@ -159,14 +164,23 @@ pub struct FramePool<'a> {
     /// bits aside: single-frame allocation looks here first (only with the
     /// cache empty) and skips the descent.
     hint: usize,
-    /// Recently freed frames (bit indices of managed frames), handed out
-    /// again first, LIFO; `recent_len <= RECENT`. Their bits are set (free)
-    /// in level 0, so double frees are caught, but not necessarily reported
-    /// to the summaries or the chunk marks: the only free bits a summary may
-    /// not show are these. Every path that searches the summaries or sets
-    /// bits in bulk flushes the cache first.
-    recent: [usize; RECENT],
+    /// Recently freed frames (managed frames), handed out
+    /// again first, LIFO; `recent_len <= RECENT`. Their level-0 bits stay
+    /// clear (used) until a flush sets them and reports them to the
+    /// summaries and chunk marks, so these are the only free frames the
+    /// bitmap does not show. Every path that reads or writes the bitmap in
+    /// bulk flushes the cache first.
+    ///
+    /// Frames, not bit indices: an alloc/free pair then hands back exactly
+    /// what it was given, and the index arithmetic stays off the chain of
+    /// loads and stores that links one pair to the next.
+    recent: [PhysFrame; RECENT],
     recent_len: usize,
+    /// Start address of the frame handed out last by `allocate_frame`, if
+    /// it has not been freed since (else `NO_FRAME`). Freeing that frame is
+    /// the commonest pattern (a scratch table, a bounce buffer) and needs
+    /// no bitmap or cache check: it is known to be allocated and managed.
+    last_out: u64,
     /// The range used last, `(start frame, length, first bit)`, and the
     /// segment, `(first bit, length, frame number minus bit index)`, each
     /// checked with one comparison: with one or two ranges, frees and
@@ -334,8 +348,9 @@ impl<'a> FramePool<'a> {
             metadata: carve,
             bits: layout.frames.base(),
             hint: 0,
-            recent: [0; RECENT],
+            recent: [PhysFrame::containing_address(PhysAddr::ZERO); RECENT],
             recent_len: 0,
+            last_out: NO_FRAME,
             last_range: (0, 0, 0),
             last_segment: (0, 0, 0),
         };
@@ -367,8 +382,9 @@ impl<'a> FramePool<'a> {
     /// Whether `frame` is free (not handed out). Frames this pool does not
     /// manage are reported as not free.
     pub fn is_free(&self, frame: PhysFrame) -> bool {
-        self.index_of(frame.number())
-            .is_some_and(|i| self.layout.frames.test(self.s, i))
+        self.index_of(frame.number()).is_some_and(|i| {
+            self.layout.frames.test(self.s, i) || self.recent[..self.recent_len].contains(&frame)
+        })
     }
 
     // ---- tables ----
@@ -581,8 +597,21 @@ impl<'a> FramePool<'a> {
     #[cold]
     fn flush_recent_slow(&mut self) {
         for k in 0..self.recent_len {
-            self.publish(self.recent[k]);
+            let f = self.recent[k].number();
+            let (start, _, first) = self
+                .range_of_cached(f)
+                .expect("cached frames are managed frames");
+            let i = (first + (f - start)) as usize;
+            // SAFETY: cache entries are bits of managed frames.
+            let word = unsafe { self.word0_mut(i / 64) };
+            debug_assert!(
+                *word & (1 << (i % 64)) == 0,
+                "cached frames keep their bit clear"
+            );
+            *word |= 1 << (i % 64);
+            self.publish(i);
         }
+        self.free += self.recent_len;
         self.recent_len = 0;
     }
 
@@ -605,24 +634,31 @@ impl<'a> FramePool<'a> {
     /// [`deallocate_frame`](FrameAllocator::deallocate_frame).
     #[inline(always)]
     fn free_bit(&mut self, i: usize, frame: PhysFrame) -> Result<(), FrameFreeError> {
-        let bit = 1u64 << (i % 64);
         // SAFETY: i is the bit of a managed frame.
-        let word = unsafe { self.word0_mut(i / 64) };
-        let old = *word;
-        if old & bit != 0 {
+        let word = unsafe { *self.word0_mut(i / 64) };
+        // SAFETY: recent_len never exceeds RECENT (pushes flush a full
+        // cache first); telling the compiler drops the slice's bounds check.
+        unsafe { core::hint::assert_unchecked(self.recent_len <= RECENT) };
+        // Only a load: the bit is set when the cache is flushed, so an
+        // alloc/free pair served by the cache never writes the bitmap.
+        if word & (1 << (i % 64)) != 0 || self.recent[..self.recent_len].contains(&frame) {
             return Err(FrameFreeError::NotAllocated(frame));
         }
-        *word = old | bit;
-        self.free += 1;
+        self.push_recent(frame);
+        Ok(())
+    }
+
+    /// Puts `frame`, just freed, on the recently-freed cache.
+    #[inline(always)]
+    fn push_recent(&mut self, frame: PhysFrame) {
         // A full cache is flushed whole rather than by its oldest entry: the
         // same work per frame, and the cache keeps the newest frames.
         if self.recent_len == RECENT {
             self.flush_recent_slow();
         }
         // SAFETY: recent_len never exceeds RECENT and is below it here.
-        unsafe { *self.recent.get_unchecked_mut(self.recent_len) = i };
+        unsafe { *self.recent.get_unchecked_mut(self.recent_len) = frame };
         self.recent_len += 1;
-        Ok(())
     }
 
     /// [`deallocate_frame`](FrameAllocator::deallocate_frame) outside the
@@ -763,32 +799,30 @@ impl<'a> FramePool<'a> {
 impl FrameAllocator for FramePool<'_> {
     #[inline]
     fn allocate_frame(&mut self) -> Result<PhysFrame, FrameAllocError> {
-        let i = if self.recent_len != 0 {
+        if self.recent_len != 0 {
             self.recent_len -= 1;
             debug_assert!(self.recent_len < RECENT);
             // SAFETY: recent_len never exceeds RECENT, so after the decrement
-            // it indexes the array.
-            let i = unsafe { *self.recent.get_unchecked(self.recent_len) };
-            // SAFETY: cache entries are bits of managed frames.
-            let word = unsafe { self.word0_mut(i / 64) };
-            debug_assert!(*word & (1 << (i % 64)) != 0, "cached frames are free");
-            let new = *word & !(1 << (i % 64));
-            *word = new;
-            // The summary bit goes only if the word empties (a no-op when
-            // it was never reported).
-            if new == 0 {
-                self.word_emptied(i / 64);
-            }
-            i
-        } else {
-            self.take_lowest()?
-        };
+            // it indexes the array. A cached frame's bit is still clear, so
+            // nothing else changes.
+            let frame = unsafe { *self.recent.get_unchecked(self.recent_len) };
+            self.last_out = frame.start_address().as_u64();
+            return Ok(frame);
+        }
+        let i = self.take_lowest()?;
         self.free -= 1;
-        Ok(self.frame_of(i))
+        let frame = self.frame_of(i);
+        self.last_out = frame.start_address().as_u64();
+        Ok(frame)
     }
 
     #[inline]
     fn deallocate_frame(&mut self, frame: PhysFrame) -> Result<(), FrameFreeError> {
+        if frame.start_address().as_u64() == self.last_out {
+            self.last_out = NO_FRAME;
+            self.push_recent(frame);
+            return Ok(());
+        }
         let f = frame.number();
         let (start, len, first) = self.last_range;
         let offset = f.wrapping_sub(start);
@@ -806,7 +840,7 @@ impl FrameAllocator for FramePool<'_> {
         if count == 0 || !align.is_power_of_two() {
             return Err(FrameAllocError::InvalidRequest { count, align });
         }
-        if count > self.free {
+        if count > self.free_frames() {
             return Err(FrameAllocError::OutOfFrames);
         }
         self.flush_recent();
@@ -835,12 +869,18 @@ impl FrameAllocator for FramePool<'_> {
         if range.is_empty() {
             return Err(FrameFreeError::EmptyRange);
         }
+        // The run may hold the frame handed out last; forgetting it is
+        // always sound and only costs that frame's fast free.
+        self.last_out = NO_FRAME;
         let f0 = range.start.number();
         let (start, end, first) = self
             .range_of_cached(f0)
             .ok_or(FrameFreeError::NotManaged(range.start))?;
         let i = (first + (f0 - start)) as usize;
         let inside = (range.end.number().min(end) - f0) as usize;
+        // Cached frames are free but look used in the bitmap: flushed first
+        // so that a run overlapping one is caught as a double free.
+        self.flush_recent();
         let to_frame = |idx: usize| {
             range
                 .start
@@ -859,7 +899,7 @@ impl FrameAllocator for FramePool<'_> {
 
     #[inline]
     fn free_frames(&self) -> usize {
-        self.free
+        self.free + self.recent_len
     }
 
     #[inline]
@@ -871,7 +911,7 @@ impl FrameAllocator for FramePool<'_> {
 impl fmt::Debug for FramePool<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FramePool")
-            .field("free", &self.free)
+            .field("free", &self.free_frames())
             .field("total", &self.total)
             .field("ranges", &self.layout.ranges)
             .field("segments", &self.layout.segments)
