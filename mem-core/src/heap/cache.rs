@@ -1,10 +1,10 @@
 //! The front cache: per-size LIFO stacks of recently freed small chunks.
 //!
-//! Freeing a small chunk pushes it here without touching its neighbours: its
-//! boundary tags keep saying "used", so nothing coalesces with it. The next
-//! allocation of the same size pops it, again touching only the chunk. Both
-//! are a few instructions and one cache line, against the core's neighbour
-//! checks, list unlinks and bitmap updates.
+//! Freeing a small chunk pushes its address here without touching the chunk
+//! or its neighbours: its boundary tags keep saying "used", so nothing
+//! coalesces with it. The next allocation of the same size pops it, again
+//! without touching any chunk. Both are a few instructions, against the
+//! core's neighbour checks, list unlinks and bitmap updates.
 //!
 //! Depth is bounded per size, and the heap flushes every cached chunk into
 //! the coalescing core before it reports an allocation failure, so the cache
@@ -22,10 +22,15 @@ const CLASSES: usize = (CACHED_MAX - MIN_CHUNK) / GRANULE + 1;
 const DEPTH: u8 = 16;
 
 pub(crate) struct Cache {
-    /// Bit `k` set iff `heads[k]` is non-null.
+    /// Bit `k` set iff `counts[k]` is non-zero.
     non_empty: u32,
-    heads: [*mut u8; CLASSES],
     counts: [u8; CLASSES],
+    /// Per class, a stack of chunk headers (`counts[k]` of them, newest
+    /// last). Kept here rather than linked through the chunks: a push
+    /// writes nothing into the block being freed (its owner's references
+    /// may still be live for the duration of the free, which Stacked
+    /// Borrows enforces), and a pop does not wait on a load from the chunk.
+    slots: [[*mut u8; DEPTH as usize]; CLASSES],
 }
 
 #[inline(always)]
@@ -37,8 +42,8 @@ impl Cache {
     pub(crate) const fn new() -> Self {
         Self {
             non_empty: 0,
-            heads: [ptr::null_mut(); CLASSES],
             counts: [0; CLASSES],
+            slots: [[ptr::null_mut(); DEPTH as usize]; CLASSES],
         }
     }
 
@@ -53,54 +58,44 @@ impl Cache {
             return None;
         }
         let k = class(size);
-        let c = self.heads[k];
-        if c.is_null() {
+        let n = self.counts[k];
+        if n == 0 {
             return None;
         }
-        // SAFETY: cached chunks are ours; their first payload word links them.
-        let next = unsafe { c.add(WORD).cast::<*mut u8>().read() };
-        self.heads[k] = next;
-        self.counts[k] -= 1;
-        if next.is_null() {
+        let n = n - 1;
+        self.counts[k] = n;
+        if n == 0 {
             self.non_empty &= !(1 << k);
         }
-        Some((c, MIN_CHUNK + k * GRANULE))
+        Some((self.slots[k][usize::from(n)], MIN_CHUNK + k * GRANULE))
     }
 
     /// Pushes the used chunk `c` under `size`'s class if there is room. O(1).
-    ///
-    /// # Safety
-    /// `c` is a used chunk of at least `size` bytes that nobody else uses.
+    /// Only `c`'s address is stored; its memory is not touched.
     #[inline(always)]
-    pub(crate) unsafe fn push(&mut self, c: *mut u8, size: usize) -> bool {
+    pub(crate) fn push(&mut self, c: *mut u8, size: usize) -> bool {
         if size > CACHED_MAX {
             return false;
         }
         let k = class(size);
-        if self.counts[k] >= DEPTH {
+        let n = self.counts[k];
+        if n >= DEPTH {
             return false;
         }
-        // SAFETY: the payload of the chunk is ours now.
-        unsafe { c.add(WORD).cast::<*mut u8>().write(self.heads[k]) };
-        self.heads[k] = c;
-        self.counts[k] += 1;
+        self.slots[k][usize::from(n)] = c;
+        self.counts[k] = n + 1;
         self.non_empty |= 1 << k;
         true
     }
 
-    /// Empties the cache, handing each chunk and its class size to `free`.
-    /// O(cached chunks).
+    /// Empties the cache, handing each chunk and its class size to `free`,
+    /// newest first within a class. O(cached chunks).
     pub(crate) fn drain(&mut self, mut free: impl FnMut(*mut u8, usize)) {
         for k in 0..CLASSES {
-            let mut c = self.heads[k];
-            while !c.is_null() {
-                // SAFETY: as in `pop`.
-                let next = unsafe { c.add(WORD).cast::<*mut u8>().read() };
+            let n = usize::from(core::mem::take(&mut self.counts[k]));
+            for &c in self.slots[k][..n].iter().rev() {
                 free(c, MIN_CHUNK + k * GRANULE);
-                c = next;
             }
-            self.heads[k] = ptr::null_mut();
-            self.counts[k] = 0;
         }
         self.non_empty = 0;
     }
@@ -108,11 +103,8 @@ impl Cache {
     /// Calls `f` with each cached chunk and its class size.
     pub(crate) fn for_each(&self, mut f: impl FnMut(*mut u8, usize)) {
         for k in 0..CLASSES {
-            let mut c = self.heads[k];
-            while !c.is_null() {
+            for &c in &self.slots[k][..usize::from(self.counts[k])] {
                 f(c, MIN_CHUNK + k * GRANULE);
-                // SAFETY: as in `pop`.
-                c = unsafe { c.add(WORD).cast::<*mut u8>().read() };
             }
         }
     }
@@ -141,6 +133,6 @@ impl core::fmt::Debug for Cache {
 const _: () =
     assert!(CACHED_MAX.is_multiple_of(GRANULE) && CACHED_MAX >= MIN_CHUNK && CLASSES <= 32);
 const _: () = assert!(
-    chunk::MIN_CHUNK >= 2 * WORD,
-    "a cached chunk holds its header and a link"
+    chunk::MIN_CHUNK > WORD,
+    "a cached chunk is a used chunk with a payload"
 );

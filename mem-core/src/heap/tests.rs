@@ -594,3 +594,37 @@ fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
     heap.check().unwrap();
     assert_eq!(heap.stats().fragmentation_permille, Some(0));
 }
+
+#[test]
+fn a_free_writes_nothing_into_the_freed_block() {
+    // The caller of `dealloc` may still hold a reference to the block for
+    // the duration of the call: the free must leave its bytes alone, on the
+    // front-cache path, on the core path (cache full, or large blocks), and
+    // when the next free finishes the previous one.
+    let arena = Arena::new(1 << 18);
+    let mut heap = heap_over(&arena, 0, 1 << 18);
+    for size in [1, 24, 100, 240, 1000, 5000] {
+        let l = layout(size, 8);
+        let blocks: Vec<NonNull<u8>> = (0..20).map(|_| heap.allocate(l).unwrap()).collect();
+        for (i, &p) in blocks.iter().enumerate() {
+            // SAFETY: a live block of `size` bytes.
+            unsafe { p.as_ptr().write_bytes(0xa5 ^ i as u8, size) };
+        }
+        for (i, &p) in blocks.iter().enumerate() {
+            // SAFETY: live block with its layout.
+            unsafe { heap.deallocate(p, l) };
+            // SAFETY: the arena outlives the heap, so the freed block's bytes
+            // are still memory we may read.
+            let bytes = unsafe { core::slice::from_raw_parts(p.as_ptr(), size) };
+            assert!(
+                bytes.iter().all(|&b| b == 0xa5 ^ i as u8),
+                "free of block {i} of {size} bytes wrote into it"
+            );
+            heap.check().unwrap();
+        }
+        assert_eq!(heap.stats().bytes_in_use, 0);
+        heap.flush_cache();
+        heap.check().unwrap();
+        assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    }
+}

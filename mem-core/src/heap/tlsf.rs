@@ -39,6 +39,11 @@ pub struct Heap {
     counters: Counters,
     bins: Bins,
     cache: Cache,
+    /// A block freed to the core whose free is not finished: its chunk
+    /// header (still marked used) or null, and its size, counted as free.
+    /// See [`release`](Self::release).
+    pending: *mut u8,
+    pending_size: usize,
     regions: *mut u8,
     regions_added: usize,
 }
@@ -77,6 +82,8 @@ impl Heap {
         Self {
             bins: Bins::new(),
             cache: Cache::new(),
+            pending: ptr::null_mut(),
+            pending_size: 0,
             regions: region::EMPTY,
             regions_added: 0,
             counters: Counters {
@@ -125,6 +132,7 @@ impl Heap {
     /// region's pointer, so adjacent regions must come from one provenance
     /// (on real hardware: any memory; under Miri: one allocation).
     pub unsafe fn add_region(&mut self, start: *mut u8, size: usize) -> Result<(), RegionError> {
+        self.settle_pending();
         if start.is_null() {
             return Err(RegionError::Null);
         }
@@ -170,6 +178,7 @@ impl Heap {
     /// As [`add_region`](Self::add_region), for the `additional` bytes above
     /// the current top.
     pub unsafe fn extend(&mut self, additional: usize) -> Result<(), RegionError> {
+        self.settle_pending();
         // SAFETY: list entries are live prologues.
         let top = region::Iter(self.regions)
             .map(|n| unsafe { region::end(n) })
@@ -351,6 +360,7 @@ impl Heap {
     /// before failing; call it to make [`stats`](Self::stats) show the
     /// coalesced picture.
     pub fn flush_cache(&mut self) {
+        self.settle_pending();
         let mut cache = core::mem::replace(&mut self.cache, Cache::new());
         cache.drain(|c, class_size| {
             self.counters.free -= class_size;
@@ -362,6 +372,7 @@ impl Heap {
 
     #[inline(always)]
     fn allocate_from_core(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
+        self.settle_pending();
         if layout.align() <= GRANULE {
             let (c, size, bin) = self.find(need)?;
             // SAFETY: `find` returned a free chunk of `size >= need` in `bin`.
@@ -592,22 +603,51 @@ impl Heap {
     /// Returns the block at `ptr`, whose layout asked for `size` bytes, to
     /// the front cache or, if that is full or the block large, to the core.
     ///
+    /// Neither writes into the block. The caller of `dealloc` may still hold
+    /// a reference to it for the duration of the call (std's `Box` does, and
+    /// Stacked Borrows protects it), so a write there through the heap's own
+    /// pointer would be undefined behaviour. The front cache stores only the
+    /// address; a block for the core becomes `pending`, and its free (links,
+    /// footer, coalescing) is finished by the next operation that needs the
+    /// core, which settles it first, or by the next such free. Placement is
+    /// as if it had been freed at once: nothing reads the core in between.
+    ///
     /// # Safety
     /// `ptr` is a live payload of this heap allocated for `size` bytes.
     #[inline(always)]
     unsafe fn release(&mut self, ptr: NonNull<u8>, size: usize) {
         // The chunk is at least the size its layout needs.
         let guess = chunk::chunk_size_for(size).unwrap_or(MIN_CHUNK);
-        let ptr = heap_pointer(ptr);
-        // SAFETY: per the caller.
-        unsafe {
-            let c = ptr.sub(WORD);
-            if self.cache.push(c, guess) {
-                self.counters.free += guess;
-            } else {
-                self.free_chunk_guessing(c, guess);
-            }
+        let c = heap_pointer(ptr).wrapping_sub(WORD);
+        if self.cache.push(c, guess) {
+            self.counters.free += guess;
+            return;
         }
+        self.settle_pending();
+        // SAFETY: per the caller, `c` is the header of a live chunk; the
+        // header lies outside the caller's block.
+        let own = unsafe { chunk::size_of_header(chunk::header(c)) };
+        self.counters.free += own;
+        self.pending = c;
+        self.pending_size = own;
+    }
+
+    /// Finishes the free of the pending block, if any. O(1).
+    #[inline(always)]
+    fn settle_pending(&mut self) {
+        if !self.pending.is_null() {
+            self.settle_pending_now();
+        }
+    }
+
+    #[inline(never)]
+    fn settle_pending_now(&mut self) {
+        let c = core::mem::replace(&mut self.pending, ptr::null_mut());
+        self.counters.free -= self.pending_size;
+        // SAFETY: a pending chunk is a used chunk of this heap, of exactly
+        // `pending_size` bytes, that nobody uses any more; its `dealloc` has
+        // returned.
+        unsafe { self.free_chunk_guessing(c, self.pending_size) };
     }
 
     /// Frees a block. O(1).
@@ -647,6 +687,8 @@ impl Heap {
         new_size: usize,
     ) -> Option<NonNull<u8>> {
         let need = chunk::chunk_size_for(new_size)?;
+        // Growing in place reads the neighbours, which must not be pending.
+        self.settle_pending();
         let guess = chunk::chunk_size_for(layout.size()).unwrap_or(MIN_CHUNK);
         let copy_len = layout.size().min(new_size);
         let ptr = NonNull::new(heap_pointer(ptr)).unwrap_or(ptr);
@@ -845,7 +887,7 @@ impl Heap {
     /// non-empty size class).
     #[must_use]
     pub fn largest_free_block(&self) -> usize {
-        let cached = self.cache.largest();
+        let cached = self.cache.largest().max(self.pending_coalesced_size());
         let Some(bin) = self.bins.last_non_empty() else {
             return cached;
         };
@@ -859,6 +901,30 @@ impl Heap {
             }
         }
         best.max(cached)
+    }
+
+    /// The size the pending block will have once settled and merged with
+    /// its free neighbours (0 if none), so that statistics show the
+    /// coalesced picture without settling it.
+    fn pending_coalesced_size(&self) -> usize {
+        let c = self.pending;
+        if c.is_null() {
+            return 0;
+        }
+        // SAFETY: the pending chunk is a used chunk of this heap; its
+        // neighbours are chunks (or the prologue / epilogue) whose tags say
+        // whether they are free, and a free chunk below has a footer.
+        unsafe {
+            let mut size = self.pending_size;
+            if chunk::prev_is_free(chunk::header(c)) {
+                size += chunk::prev_size(c);
+            }
+            let nh = chunk::header(c.add(self.pending_size));
+            if chunk::is_free(nh) {
+                size += chunk::size_of_header(nh);
+            }
+            size
+        }
     }
 
     /// Number of separate regions (merged regions count once). O(regions).
@@ -978,6 +1044,15 @@ impl Heap {
         }
         let mut cached_chunks = 0usize;
         self.cache.for_each(|_, _| cached_chunks += 1);
+        if !self.pending.is_null() {
+            // SAFETY: the pending chunk is a used chunk of this heap.
+            let h = unsafe { chunk::header(self.pending) };
+            if chunk::is_free(h) || chunk::size_of_header(h) != self.pending_size {
+                return fail(self.pending, "pending chunk is free or resized");
+            }
+            cached_chunks += 1;
+            cached_bytes += self.pending_size;
+        }
         if used_chunks != self.counters.live + cached_chunks + self.region_count() {
             return fail(self.regions, "used chunks do not match live allocations");
         }
