@@ -348,7 +348,7 @@ impl Heap {
     /// coalesce into a block that fits.
     #[cold]
     fn flush_and_retry(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
-        if self.cache.is_empty() {
+        if self.cache.is_empty() && self.pending.is_null() {
             return None;
         }
         self.flush_cache();
@@ -372,7 +372,6 @@ impl Heap {
 
     #[inline(always)]
     fn allocate_from_core(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
-        self.settle_pending();
         if layout.align() <= GRANULE {
             let (c, size, bin) = self.find(need)?;
             // SAFETY: `find` returned a free chunk of `size >= need` in `bin`.
@@ -608,9 +607,11 @@ impl Heap {
     /// Stacked Borrows protects it), so a write there through the heap's own
     /// pointer would be undefined behaviour. The front cache stores only the
     /// address; a block for the core becomes `pending`, and its free (links,
-    /// footer, coalescing) is finished by the next operation that needs the
-    /// core, which settles it first, or by the next such free. Placement is
-    /// as if it had been freed at once: nothing reads the core in between.
+    /// footer, coalescing) is finished by the next core free, reallocation,
+    /// region change or [`flush_cache`](Self::flush_cache). Allocations do
+    /// not wait for it (that would put a free's work into an allocation's
+    /// latency) unless nothing else fits: a failing allocation finishes it
+    /// and retries, so it never causes a failure.
     ///
     /// # Safety
     /// `ptr` is a live payload of this heap allocated for `size` bytes.
