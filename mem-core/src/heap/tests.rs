@@ -628,3 +628,41 @@ fn a_free_writes_nothing_into_the_freed_block() {
         assert_eq!(heap.stats().fragmentation_permille, Some(0));
     }
 }
+
+#[test]
+fn over_aligned_small_requests_reuse_aligned_cached_blocks() {
+    let arena = Arena::new(1 << 16);
+    let mut heap = heap_over(&arena, 0, 1 << 16);
+    let l = layout(100, 8);
+    let blocks: Vec<NonNull<u8>> = (0..8).map(|_| heap.allocate(l).unwrap()).collect();
+    for &p in &blocks {
+        // SAFETY: live block with its layout.
+        unsafe { heap.deallocate(p, l) };
+    }
+    heap.check().unwrap();
+    for align in [32, 64] {
+        let want = blocks
+            .iter()
+            .rev()
+            .find(|p| (p.as_ptr() as usize).is_multiple_of(align))
+            .copied();
+        let q = heap.allocate(layout(100, align)).unwrap();
+        assert!((q.as_ptr() as usize).is_multiple_of(align));
+        if let Some(p) = want {
+            // The newest cached block with that alignment, not a new one.
+            assert_eq!(q, p, "align {align}");
+        }
+        heap.check().unwrap();
+        // SAFETY: live block with its layout.
+        unsafe { heap.deallocate(q, layout(100, align)) };
+        heap.check().unwrap();
+    }
+    // The others were kept, newest first.
+    let again = heap.allocate(l).unwrap();
+    assert!(blocks.contains(&again));
+    // SAFETY: live block with its layout.
+    unsafe { heap.deallocate(again, l) };
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}

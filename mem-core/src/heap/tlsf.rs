@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
 use super::bins::{self, Bins};
-use super::cache::Cache;
+use super::cache::{Cache, Pushed};
 use super::chunk::{self, GRANULE, MIN_CHUNK, WORD};
 use super::error::{CorruptionError, RegionError};
 use super::region::{self, MIN_FRESH_REGION, PROLOGUE};
@@ -331,11 +331,16 @@ impl Heap {
     #[inline(always)]
     fn allocate_chunk(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         let need = chunk::chunk_size_for(layout.size())?;
-        if layout.align() <= GRANULE
-            && let Some((c, counted)) = self.cache.pop(need)
-        {
+        let cached = if layout.align() <= GRANULE {
+            self.cache.pop(need)
+        } else {
+            self.cache.pop_aligned(need, layout.align())
+        };
+        if let Some((c, counted)) = cached {
             self.counters.free -= counted;
-            // SAFETY: a cached chunk is a used chunk of at least `need` bytes.
+            // SAFETY: a cached chunk is a used chunk of at least `need`
+            // bytes; its payload is granule-aligned, and `pop_aligned`
+            // checked any larger alignment.
             return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
         }
         match self.allocate_from_core(layout, need) {
@@ -600,13 +605,15 @@ impl Heap {
     }
 
     /// Returns the block at `ptr`, whose layout asked for `size` bytes, to
-    /// the front cache or, if that is full or the block large, to the core.
+    /// the front cache (a full size class passes its oldest block on to the
+    /// core), or, if the block is too large for the cache, to the core.
     ///
     /// Neither writes into the block. The caller of `dealloc` may still hold
     /// a reference to it for the duration of the call (std's `Box` does, and
     /// Stacked Borrows protects it), so a write there through the heap's own
     /// pointer would be undefined behaviour. The front cache stores only the
-    /// address; a block for the core becomes `pending`, and its free (links,
+    /// address, and an evicted block was freed by an earlier call; a large
+    /// block becomes `pending`, and its free (links,
     /// footer, coalescing) is finished by the next core free, reallocation,
     /// region change or [`flush_cache`](Self::flush_cache). Allocations do
     /// not wait for it (that would put a free's work into an allocation's
@@ -620,9 +627,22 @@ impl Heap {
         // The chunk is at least the size its layout needs.
         let guess = chunk::chunk_size_for(size).unwrap_or(MIN_CHUNK);
         let c = heap_pointer(ptr).wrapping_sub(WORD);
-        if self.cache.push(c, guess) {
-            self.counters.free += guess;
-            return;
+        match self.cache.push(c, guess) {
+            Pushed::Cached => {
+                self.counters.free += guess;
+                return;
+            }
+            Pushed::Evicted(old, class_size) => {
+                // `c` takes the evicted chunk's place in the count (same
+                // class); the core counts the evicted one at its real size.
+                self.counters.free -= class_size;
+                self.counters.free += guess;
+                // SAFETY: a cached chunk is a used chunk of this heap, at
+                // least its class size, freed by an earlier call.
+                unsafe { self.free_chunk_guessing(old, class_size) };
+                return;
+            }
+            Pushed::TooLarge => {}
         }
         self.settle_pending();
         // SAFETY: per the caller, `c` is the header of a live chunk; the
