@@ -22,8 +22,6 @@ const CLASSES: usize = (CACHED_MAX - MIN_CHUNK) / GRANULE + 1;
 const DEPTH: u8 = 16;
 
 pub(crate) struct Cache {
-    /// Bit `k` set iff `counts[k]` is non-zero.
-    non_empty: u32,
     counts: [u8; CLASSES],
     /// Per class, a stack of chunk headers (`counts[k]` of them, newest
     /// last). Kept here rather than linked through the chunks: a push
@@ -53,7 +51,6 @@ const fn class(size: usize) -> usize {
 impl Cache {
     pub(crate) const fn new() -> Self {
         Self {
-            non_empty: 0,
             counts: [0; CLASSES],
             slots: [[ptr::null_mut(); DEPTH as usize]; CLASSES],
         }
@@ -76,9 +73,6 @@ impl Cache {
         }
         let n = n - 1;
         self.counts[k] = n;
-        if n == 0 {
-            self.non_empty &= !(1 << k);
-        }
         Some((self.slots[k][usize::from(n)], MIN_CHUNK + k * GRANULE))
     }
 
@@ -101,11 +95,7 @@ impl Cache {
         let c = slots[i];
         // Keep the rest in age order: the newest stay on top.
         slots.copy_within(i + 1.., i);
-        let n = n - 1;
-        self.counts[k] = n as u8;
-        if n == 0 {
-            self.non_empty &= !(1 << k);
-        }
+        self.counts[k] = (n - 1) as u8;
         Some((c, MIN_CHUNK + k * GRANULE))
     }
 
@@ -125,7 +115,6 @@ impl Cache {
         if n < DEPTH {
             self.slots[k][usize::from(n)] = c;
             self.counts[k] = n + 1;
-            self.non_empty |= 1 << k;
             return Pushed::Cached;
         }
         let slots = &mut self.slots[k];
@@ -144,7 +133,6 @@ impl Cache {
                 free(c, MIN_CHUNK + k * GRANULE);
             }
         }
-        self.non_empty = 0;
     }
 
     /// Calls `f` with each cached chunk and its class size.
@@ -156,9 +144,9 @@ impl Cache {
         }
     }
 
-    /// Whether any chunk is cached. O(1).
+    /// Whether any chunk is cached. O(cached size classes), for slow paths.
     pub(crate) fn is_empty(&self) -> bool {
-        self.non_empty == 0
+        self.counts.iter().all(|&n| n == 0)
     }
 
     /// The largest cached class size, or 0.
@@ -178,7 +166,7 @@ impl core::fmt::Debug for Cache {
 }
 
 const _: () =
-    assert!(CACHED_MAX.is_multiple_of(GRANULE) && CACHED_MAX >= MIN_CHUNK && CLASSES <= 32);
+    assert!(CACHED_MAX.is_multiple_of(GRANULE) && CACHED_MAX >= MIN_CHUNK && CLASSES <= 256);
 const _: () = assert!(
     chunk::MIN_CHUNK > WORD,
     "a cached chunk is a used chunk with a payload"
