@@ -377,6 +377,7 @@ impl Heap {
 
     #[inline(always)]
     fn allocate_from_core(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
+        self.settle_pending();
         if layout.align() <= GRANULE {
             let (c, size, bin) = self.find(need)?;
             // SAFETY: `find` returned a free chunk of `size >= need` in `bin`.
@@ -613,12 +614,13 @@ impl Heap {
     /// Stacked Borrows protects it), so a write there through the heap's own
     /// pointer would be undefined behaviour. The front cache stores only the
     /// address, and an evicted block was freed by an earlier call; a large
-    /// block becomes `pending`, and its free (links,
-    /// footer, coalescing) is finished by the next core free, reallocation,
-    /// region change or [`flush_cache`](Self::flush_cache). Allocations do
-    /// not wait for it (that would put a free's work into an allocation's
-    /// latency) unless nothing else fits: a failing allocation finishes it
-    /// and retries, so it never causes a failure.
+    /// block becomes `pending`, and its free (links, footer, coalescing) is
+    /// finished by the next operation that uses the core: an allocation the
+    /// front cache cannot serve, a free it does not take, a reallocation, a
+    /// region change or
+    /// [`flush_cache`](Self::flush_cache). So the core never places a block
+    /// while another is pending, and placement is as if frees were
+    /// immediate; small allocations served by the cache do not pay for it.
     ///
     /// # Safety
     /// `ptr` is a live payload of this heap allocated for `size` bytes.
@@ -707,6 +709,22 @@ impl Heap {
         layout: Layout,
         new_size: usize,
     ) -> Option<NonNull<u8>> {
+        // SAFETY: forwarded.
+        unsafe { self.reallocate_once(ptr, layout, new_size, false) }
+    }
+
+    /// [`reallocate`](Self::reallocate); `retried` after a failed attempt.
+    ///
+    /// # Safety
+    /// As [`reallocate`](Self::reallocate).
+    #[inline(always)]
+    unsafe fn reallocate_once(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+        retried: bool,
+    ) -> Option<NonNull<u8>> {
         let need = chunk::chunk_size_for(new_size)?;
         // Growing in place reads the neighbours, which must not be pending.
         self.settle_pending();
@@ -745,16 +763,15 @@ impl Heap {
         } else {
             // SAFETY: alignment is unchanged and was valid; size checked above.
             let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-            let had_cached = !self.cache.is_empty();
             let Some(new) = self.allocate_chunk(new_layout) else {
-                // The failed allocation flushed the cache; blocks next to
-                // this one may have coalesced into room for it in place.
-                return if had_cached {
-                    // SAFETY: forwarded; the cache is empty now, so this
-                    // recursion goes one level deep at most.
-                    unsafe { self.reallocate(ptr, layout, new_size) }
-                } else {
+                // The failed allocation flushed the cache and settled the
+                // pending block; blocks next to this one may have coalesced
+                // into room for it in place.
+                return if retried {
                     None
+                } else {
+                    // SAFETY: forwarded; one level deep at most.
+                    unsafe { self.reallocate_once(ptr, layout, new_size, true) }
                 };
             };
             // SAFETY: both blocks are live, distinct, and hold at least the
