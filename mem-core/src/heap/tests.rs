@@ -596,6 +596,45 @@ fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
 }
 
 #[test]
+fn a_large_request_takes_a_fitting_block_of_its_own_class_first() {
+    let arena = Arena::new(1 << 16);
+    let mut heap = heap_over(&arena, 0, 1 << 16);
+    // `near` is a 4080-byte chunk, in the class of the 4016-byte chunk that
+    // 4000 bytes need; `far` is twice as large, in a class above. Walls keep
+    // the holes from merging.
+    let (ln, lf, lw) = (layout(4072, 8), layout(8000, 8), layout(600, 8));
+    let near = heap.allocate(ln).unwrap();
+    let wall = heap.allocate(lw).unwrap();
+    let far = heap.allocate(lf).unwrap();
+    let wall2 = heap.allocate(lw).unwrap();
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(near, ln);
+        heap.deallocate(far, lf);
+    }
+    // Finish the pending free so that both holes are in the free lists.
+    heap.flush_cache();
+    heap.check().unwrap();
+    let p = heap.allocate(layout(4000, 8)).unwrap();
+    assert_eq!(p, near, "the class above was split instead");
+    heap.check().unwrap();
+    // The larger hole stayed whole for a request only it can serve.
+    let q = heap.allocate(layout(7900, 8)).unwrap();
+    assert_eq!(q, far);
+    heap.check().unwrap();
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(p, layout(4000, 8));
+        heap.deallocate(q, layout(7900, 8));
+        heap.deallocate(wall, lw);
+        heap.deallocate(wall2, lw);
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
+
+#[test]
 fn a_free_writes_nothing_into_the_freed_block() {
     // The caller of `dealloc` may still hold a reference to the block for
     // the duration of the call: the free must leave its bytes alone, on the
