@@ -49,9 +49,10 @@ pub struct Heap {
 }
 
 /// How many chunks of a large request's own size class `Heap::find` looks
-/// at before it takes a class above: enough for most of the efficiency gain
-/// (1: 0.1 point less at 30 kB; 8 or 16: no better), few enough that a miss
-/// costs little.
+/// at (taking the best fit) before it takes a class above: 4 gives 97.16%
+/// heap efficiency at 30 kB, 8 gives 97.06% and 16 97.02% (the walk then
+/// reaches older chunks that sit between live blocks), and few probes keep
+/// a miss cheap.
 const OWN_CLASS_PROBES: usize = 4;
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -418,9 +419,9 @@ impl Heap {
     /// Finds a free chunk of at least `need` bytes: `(chunk, size, class)`,
     /// still in its list.
     ///
-    /// Exact classes: any chunk of the class fits. Otherwise the first
-    /// [`OWN_CLASS_PROBES`] chunks of the request's own class come first:
-    /// one that fits is less than 1/16 larger than the request, where a
+    /// Exact classes: any chunk of the class fits. Otherwise the best fit
+    /// among the first [`OWN_CLASS_PROBES`] chunks of the request's own class
+    /// comes first: one that fits is less than 1/16 larger than the request, where a
     /// chunk of a class above would be split and leave the larger chunks,
     /// which only the large requests can use, smaller (taking a class
     /// above first cost 0.8 points of heap efficiency at 30 kB). Then the
@@ -442,18 +443,33 @@ impl Heap {
             return Some((c, size, b));
         }
         let mut c = head;
+        let mut best: (*mut u8, usize) = (ptr::null_mut(), usize::MAX);
         let mut probes = OWN_CLASS_PROBES;
-        let above = loop {
-            if c.is_null() {
-                break self.bins.first_non_empty_from(bin + 1)?;
-            }
-            if probes == 0 {
-                if let Some(b) = self.bins.first_non_empty_from(bin + 1) {
-                    break b;
+        while !c.is_null() && probes != 0 {
+            // SAFETY: list members are free chunks.
+            unsafe {
+                let size = chunk::size_of_header(chunk::header(c));
+                if size >= need && size < best.1 {
+                    best = (c, size);
+                    if size == need {
+                        break;
+                    }
                 }
-                // Nothing above: the rest of the own class is all there is.
-                probes = usize::MAX;
+                c = chunk::next(c);
             }
+            probes -= 1;
+        }
+        if !best.0.is_null() {
+            return Some((best.0, best.1, bin));
+        }
+        if let Some(above) = self.bins.first_non_empty_from(bin + 1) {
+            let c = self.bins.head(above);
+            // SAFETY: `c` heads a non-empty list, so it is a free chunk.
+            let size = unsafe { chunk::size_of_header(chunk::header(c)) };
+            return Some((c, size, above));
+        }
+        // Nothing above: the rest of the own class is all there is.
+        while !c.is_null() {
             // SAFETY: list members are free chunks.
             unsafe {
                 let size = chunk::size_of_header(chunk::header(c));
@@ -462,12 +478,8 @@ impl Heap {
                 }
                 c = chunk::next(c);
             }
-            probes -= 1;
-        };
-        let c = self.bins.head(above);
-        // SAFETY: `c` heads a non-empty list, so it is a free chunk.
-        let size = unsafe { chunk::size_of_header(chunk::header(c)) };
-        Some((c, size, above))
+        }
+        None
     }
 
     /// [`find`](Self::find), then unlinks the chunk.
