@@ -62,10 +62,13 @@ pub(crate) fn bin_of(size: usize) -> Bin {
     // compute and select without a branch (small and large sizes mix).
     // Callers that know which side of `SMALL_LIMIT` the size is on get
     // the select folded away.
-    let log2 = usize::BITS - 1 - size.leading_zeros();
-    let large = ((log2 as usize) << SUB_BITS)
-        .wrapping_add(size >> (log2.wrapping_sub(SUB_BITS) & (usize::BITS - 1)))
-        .wrapping_sub(LARGE_BIAS);
+    // In terms of the leading-zero count `lz` (`log2 = BITS - 1 - lz`), in
+    // `usize` throughout: the compiler then needs no 32-bit masking.
+    let lz = size.leading_zeros() as usize;
+    let top = usize::BITS as usize - 1;
+    let large = (size >> ((top - SUB_BITS as usize).wrapping_sub(lz) & top))
+        .wrapping_sub(lz << SUB_BITS)
+        .wrapping_add((top << SUB_BITS) - LARGE_BIAS);
     let index = if size < SMALL_LIMIT {
         size / GRANULE
     } else {

@@ -402,7 +402,14 @@ impl Heap {
             // SAFETY: `find` returned a free chunk of `size >= need` in `bin`.
             return Some(unsafe { self.carve_listed(c, size, need, bin) });
         }
-        let align = layout.align();
+        self.allocate_aligned(layout.align(), need)
+    }
+
+    /// The core's path for an alignment above the granule: a chunk with
+    /// room to spare, split at the aligned address. Out of line, so that
+    /// the common path does not carry its registers.
+    #[inline(never)]
+    fn allocate_aligned(&mut self, align: usize, need: usize) -> Option<NonNull<u8>> {
         let search = need.checked_add(align)?.checked_add(MIN_CHUNK)?;
         if search > chunk::MAX_REQUEST {
             return None;
