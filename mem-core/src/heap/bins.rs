@@ -23,35 +23,74 @@ pub(crate) const BIN_COUNT: usize =
 const WORDS: usize = BIN_COUNT.div_ceil(64);
 const _: () = assert!(WORDS <= 64, "the summary word must cover every bitmap word");
 
+/// A free-list index, always below [`BIN_COUNT`]: the heads and bitmap
+/// words it selects are read without bounds checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Bin(usize);
+
+impl Bin {
+    /// `index` as a bin, if it is one.
+    pub(crate) const fn new(index: usize) -> Option<Self> {
+        if index < BIN_COUNT {
+            Some(Self(index))
+        } else {
+            None
+        }
+    }
+
+    /// The list's index.
+    #[inline(always)]
+    pub(crate) const fn index(self) -> usize {
+        self.0
+    }
+
+    /// Whether every chunk in this class is at least as large as every chunk
+    /// of the class below it, and exactly one size (the small, exact classes).
+    #[inline(always)]
+    pub(crate) const fn is_exact(self) -> bool {
+        self.0 < SMALL_BINS
+    }
+}
+
 /// The free list a chunk of `size` bytes belongs in (`size >= MIN_CHUNK`).
 ///
 /// O(1): one leading-zero count.
 #[inline(always)]
-pub(crate) fn bin_of(size: usize) -> usize {
+pub(crate) fn bin_of(size: usize) -> Bin {
     // `size >> (log2 - SUB_BITS)` is 16 + the sub-class, so one shift-add
     // per term gives the TLSF index; both candidates are cheap enough to
     // compute and select without a branch (small and large sizes mix).
-    let log2 = usize::BITS - 1 - size.leading_zeros();
-    let large = ((log2 as usize) << SUB_BITS)
-        .wrapping_add(size >> (log2.wrapping_sub(SUB_BITS) & (usize::BITS - 1)))
-        .wrapping_sub(LARGE_BIAS);
-    if size < SMALL_LIMIT {
+    // Callers that know which side of `SMALL_LIMIT` the size is on get
+    // the select folded away.
+    // In terms of the leading-zero count `lz` (`log2 = BITS - 1 - lz`), in
+    // `usize` throughout: the compiler then needs no 32-bit masking.
+    let lz = size.leading_zeros() as usize;
+    let top = usize::BITS as usize - 1;
+    let large = (size >> ((top - SUB_BITS as usize).wrapping_sub(lz) & top))
+        .wrapping_sub(lz << SUB_BITS)
+        .wrapping_add((top << SUB_BITS) - LARGE_BIAS);
+    let index = if size < SMALL_LIMIT {
         size / GRANULE
     } else {
         large
-    }
+    };
+    // Below `SMALL_LIMIT` the index is below `SMALL_BINS`; above, `log2` is
+    // at most `usize::BITS - 1` and the shifted size below `2 * SUB_CLASSES`,
+    // which `BIN_COUNT` covers (`classes_are_monotonic_and_cover_every_size`
+    // checks the top). A size below `MIN_CHUNK` is a caller bug, but still
+    // lands in range (`log2 < SUB_BITS` only for sizes below 16, which take
+    // the small arm).
+    debug_assert!(index < BIN_COUNT);
+    Bin(index)
 }
 
 /// `(log2 + 1) * SUB_CLASSES - SMALL_BINS` at the first large size, so that
 /// `SMALL_LIMIT` maps to class `SMALL_BINS`.
 const LARGE_BIAS: usize = (SMALL_LIMIT_LOG2 as usize + 1) * SUB_CLASSES - SMALL_BINS;
-
-/// Whether every chunk in `bin` is at least as large as every chunk of the
-/// size class below it, and exactly one size (the small, exact classes).
-#[inline(always)]
-pub(crate) fn is_exact(bin: usize) -> bool {
-    bin < SMALL_BINS
-}
+const _: () = assert!(
+    ((usize::BITS as usize - 1) << SUB_BITS) + (2 * SUB_CLASSES - 1) - LARGE_BIAS < BIN_COUNT,
+    "`bin_of` of the largest size must be a bin"
+);
 
 /// Free-list heads plus a bitmap of the non-empty ones.
 pub(crate) struct Bins {
@@ -73,20 +112,39 @@ impl Bins {
 
     /// Head chunk of `bin`, or null. O(1).
     #[inline(always)]
-    pub(crate) fn head(&self, bin: usize) -> *mut u8 {
-        self.heads[bin]
+    pub(crate) fn head(&self, bin: Bin) -> *mut u8 {
+        // SAFETY: a `Bin` is below `BIN_COUNT`, the length of `heads`.
+        unsafe { *self.heads.get_unchecked(bin.0) }
     }
 
-    /// The first non-empty bin at or above `bin`. O(1): two trailing-zero counts.
     #[inline(always)]
-    pub(crate) fn first_non_empty_from(&self, bin: usize) -> Option<usize> {
-        if bin >= BIN_COUNT {
+    fn set_head(&mut self, bin: Bin, c: *mut u8) {
+        // SAFETY: as in `head`.
+        unsafe { *self.heads.get_unchecked_mut(bin.0) = c }
+    }
+
+    /// Bitmap word `w` (`w < WORDS`).
+    #[inline(always)]
+    fn word(&self, w: usize) -> u64 {
+        debug_assert!(w < WORDS);
+        // SAFETY: callers pass `bin / 64` for a bin below `BIN_COUNT`, or the
+        // index of a set summary bit, and summary bits are only set for
+        // words below `WORDS`; both are below `WORDS`.
+        unsafe { *self.words.get_unchecked(w) }
+    }
+
+    /// The first non-empty bin whose index is at least `from` (which may be
+    /// `BIN_COUNT`). O(1): two trailing-zero counts.
+    #[inline(always)]
+    pub(crate) fn first_non_empty_from(&self, from: usize) -> Option<Bin> {
+        if from >= BIN_COUNT {
             return None;
         }
-        let w = bin / 64;
-        let bits = self.words[w] & (u64::MAX << (bin % 64));
+        let w = from / 64;
+        let bits = self.word(w) & (u64::MAX << (from % 64));
         if bits != 0 {
-            return Some(w * 64 + bits.trailing_zeros() as usize);
+            // A set bit marks a non-empty list, so it is a bin.
+            return Some(Bin(w * 64 + bits.trailing_zeros() as usize));
         }
         let higher = if w + 1 >= 64 {
             0
@@ -97,21 +155,21 @@ impl Bins {
             return None;
         }
         let w = higher.trailing_zeros() as usize;
-        Some(w * 64 + self.words[w].trailing_zeros() as usize)
+        Some(Bin(w * 64 + self.word(w).trailing_zeros() as usize))
     }
 
     /// Whether `bin` is marked non-empty in the bitmap.
-    pub(crate) fn is_marked(&self, bin: usize) -> bool {
-        self.words[bin / 64] & (1 << (bin % 64)) != 0 && self.summary & (1 << (bin / 64)) != 0
+    pub(crate) fn is_marked(&self, bin: Bin) -> bool {
+        self.word(bin.0 / 64) & (1 << (bin.0 % 64)) != 0 && self.summary & (1 << (bin.0 / 64)) != 0
     }
 
     /// The highest non-empty bin. O(1).
-    pub(crate) fn last_non_empty(&self) -> Option<usize> {
+    pub(crate) fn last_non_empty(&self) -> Option<Bin> {
         if self.summary == 0 {
             return None;
         }
         let w = 63 - self.summary.leading_zeros() as usize;
-        Some(w * 64 + 63 - self.words[w].leading_zeros() as usize)
+        Some(Bin(w * 64 + 63 - self.word(w).leading_zeros() as usize))
     }
 
     /// Pushes the free chunk `c` onto the front of `bin`'s list. O(1).
@@ -119,8 +177,8 @@ impl Bins {
     /// # Safety
     /// `c` must be a free chunk (valid link words) that is in no list.
     #[inline(always)]
-    pub(crate) unsafe fn push(&mut self, bin: usize, c: *mut u8) {
-        let old = self.heads[bin];
+    pub(crate) unsafe fn push(&mut self, bin: Bin, c: *mut u8) {
+        let old = self.head(bin);
         // SAFETY: the caller passes a free chunk, whose link words are ours;
         // `old`, when non-null, is the free head chunk of this list.
         unsafe {
@@ -128,13 +186,31 @@ impl Bins {
             chunk::set_prev(c, ptr::null_mut());
             if old.is_null() {
                 // Only an empty list changes the bitmap.
-                self.words[bin / 64] |= 1 << (bin % 64);
-                self.summary |= 1 << (bin / 64);
+                self.mark(bin);
             } else {
                 chunk::set_prev(old, c);
             }
         }
-        self.heads[bin] = c;
+        self.set_head(bin, c);
+    }
+
+    #[inline(always)]
+    fn mark(&mut self, bin: Bin) {
+        let w = bin.0 / 64;
+        // SAFETY: `w < WORDS` as in `word`.
+        unsafe { *self.words.get_unchecked_mut(w) |= 1 << (bin.0 % 64) };
+        self.summary |= 1 << w;
+    }
+
+    #[inline(always)]
+    fn unmark(&mut self, bin: Bin) {
+        let w = bin.0 / 64;
+        // SAFETY: `w < WORDS` as in `word`.
+        let word = unsafe { self.words.get_unchecked_mut(w) };
+        *word &= !(1 << (bin.0 % 64));
+        if *word == 0 {
+            self.summary &= !(1 << w);
+        }
     }
 
     /// Puts `new` in `old`'s place in `bin`'s list (`old` leaves it). O(1),
@@ -143,7 +219,7 @@ impl Bins {
     /// # Safety
     /// `old` is in `bin`'s list; `new` is a free chunk in no list.
     #[inline(always)]
-    pub(crate) unsafe fn replace(&mut self, bin: usize, old: *mut u8, new: *mut u8) {
+    pub(crate) unsafe fn replace(&mut self, bin: Bin, old: *mut u8, new: *mut u8) {
         // SAFETY: `old`, its list neighbours and `new` are free chunks whose
         // link words this allocator owns; `old`'s links are read first.
         unsafe {
@@ -155,7 +231,7 @@ impl Bins {
                 chunk::set_prev(next, new);
             }
             if prev.is_null() {
-                self.heads[bin] = new;
+                self.set_head(bin, new);
             } else {
                 chunk::set_next(prev, new);
             }
@@ -169,22 +245,27 @@ impl Bins {
     /// `c` must be in the list of its size's class.
     #[inline(always)]
     pub(crate) unsafe fn unlink_sized(&mut self, c: *mut u8, size: usize) {
-        // SAFETY: forwarded; a chunk with a predecessor never touches `bin`.
-        unsafe {
-            if chunk::prev(c).is_null() {
-                self.unlink(bin_of(size), c);
-            } else {
-                self.unlink(usize::MAX, c);
-            }
-        }
+        // SAFETY: forwarded.
+        unsafe { self.unlink_with(c, || bin_of(size)) }
     }
 
     /// Removes the free chunk `c` from `bin`'s list. O(1).
     ///
     /// # Safety
-    /// `c` must be in `bin`'s list (`bin` is unused if `c` is not its head).
+    /// `c` must be in `bin`'s list.
     #[inline(always)]
-    pub(crate) unsafe fn unlink(&mut self, bin: usize, c: *mut u8) {
+    pub(crate) unsafe fn unlink(&mut self, bin: Bin, c: *mut u8) {
+        // SAFETY: forwarded.
+        unsafe { self.unlink_with(c, || bin) }
+    }
+
+    /// Removes the free chunk `c` from its list, asking `bin` for the list
+    /// only if `c` heads it.
+    ///
+    /// # Safety
+    /// `c` must be in the list `bin` returns.
+    #[inline(always)]
+    unsafe fn unlink_with(&mut self, c: *mut u8, bin: impl FnOnce() -> Bin) {
         // SAFETY: `c` and its neighbours in the list are free chunks whose
         // link words this allocator owns.
         unsafe {
@@ -194,13 +275,10 @@ impl Bins {
                 chunk::set_prev(next, prev);
             }
             if prev.is_null() {
-                self.heads[bin] = next;
+                let bin = bin();
+                self.set_head(bin, next);
                 if next.is_null() {
-                    let w = bin / 64;
-                    self.words[w] &= !(1 << (bin % 64));
-                    if self.words[w] == 0 {
-                        self.summary &= !(1 << w);
-                    }
+                    self.unmark(bin);
                 }
             } else {
                 chunk::set_next(prev, next);
@@ -216,11 +294,11 @@ mod tests {
 
     #[test]
     fn classes_are_monotonic_and_cover_every_size() {
-        let mut last = bin_of(MIN_CHUNK);
+        let mut last = bin_of(MIN_CHUNK).index();
         let mut size = MIN_CHUNK;
         let limit = if cfg!(miri) { 1 << 16 } else { 1 << 24 };
         while size < limit {
-            let b = bin_of(size);
+            let b = bin_of(size).index();
             assert!(
                 b == last || b == last + 1,
                 "gap at size {size}: {last} -> {b}"
@@ -229,7 +307,8 @@ mod tests {
             last = b;
             size += GRANULE;
         }
-        assert!(bin_of(usize::MAX & !(GRANULE - 1)) < BIN_COUNT);
+        assert!(bin_of(usize::MAX & !(GRANULE - 1)).index() < BIN_COUNT);
+        assert_eq!(bin_of(usize::MAX & !(GRANULE - 1)).index(), BIN_COUNT - 1);
     }
 
     #[test]
@@ -239,21 +318,24 @@ mod tests {
         let mut b = [0usize; 4];
         let pa = a.as_mut_ptr().cast::<u8>();
         let pb = b.as_mut_ptr().cast::<u8>();
+        let (b5, b700) = (Bin::new(5).unwrap(), Bin::new(700).unwrap());
+        assert_eq!(Bin::new(BIN_COUNT), None);
         assert_eq!(bins.first_non_empty_from(0), None);
         // SAFETY: both arrays are large enough for the link words and in no list.
         unsafe {
-            bins.push(5, pa);
-            bins.push(700, pb);
+            bins.push(b5, pa);
+            bins.push(b700, pb);
         }
-        assert_eq!(bins.first_non_empty_from(0), Some(5));
-        assert_eq!(bins.first_non_empty_from(6), Some(700));
+        assert_eq!(bins.first_non_empty_from(0), Some(b5));
+        assert_eq!(bins.first_non_empty_from(6), Some(b700));
         assert_eq!(bins.first_non_empty_from(701), None);
-        assert_eq!(bins.last_non_empty(), Some(700));
+        assert_eq!(bins.first_non_empty_from(BIN_COUNT), None);
+        assert_eq!(bins.last_non_empty(), Some(b700));
         // SAFETY: `pa` is in bin 5.
-        unsafe { bins.unlink(5, pa) };
-        assert_eq!(bins.first_non_empty_from(0), Some(700));
+        unsafe { bins.unlink(b5, pa) };
+        assert_eq!(bins.first_non_empty_from(0), Some(b700));
         // SAFETY: `pb` is in bin 700.
-        unsafe { bins.unlink(700, pb) };
+        unsafe { bins.unlink(b700, pb) };
         assert_eq!(bins.last_non_empty(), None);
         assert_eq!(bins.first_non_empty_from(0), None);
     }

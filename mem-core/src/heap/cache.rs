@@ -91,7 +91,8 @@ impl Cache {
         let slots = &mut self.slots[k][..n];
         let i = slots
             .iter()
-            .rposition(|&c| (c as usize + WORD).is_multiple_of(align))?;
+            // `align` is a power of two: a mask, not a division.
+            .rposition(|&c| (c as usize + WORD) & (align - 1) == 0)?;
         let c = slots[i];
         // Keep the rest in age order: the newest stay on top.
         slots.copy_within(i + 1.., i);

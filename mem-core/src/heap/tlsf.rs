@@ -6,7 +6,7 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
-use super::bins::{self, Bins};
+use super::bins::{self, Bin, Bins};
 use super::cache::{Cache, Pushed};
 use super::chunk::{self, GRANULE, MIN_CHUNK, WORD};
 use super::error::{CorruptionError, RegionError};
@@ -338,16 +338,28 @@ impl Heap {
     #[inline(always)]
     fn allocate_chunk(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         let need = chunk::chunk_size_for(layout.size())?;
-        let cached = if layout.align() <= GRANULE {
-            self.cache.pop(need)
-        } else {
-            self.cache.pop_aligned(need, layout.align())
-        };
-        if let Some((c, counted)) = cached {
+        if layout.align() <= GRANULE
+            && let Some((c, counted)) = self.cache.pop(need)
+        {
             self.counters.free -= counted;
             // SAFETY: a cached chunk is a used chunk of at least `need`
-            // bytes; its payload is granule-aligned, and `pop_aligned`
-            // checked any larger alignment.
+            // bytes; its payload is granule-aligned.
+            return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
+        }
+        self.allocate_uncached(layout, need)
+    }
+
+    /// [`allocate_chunk`](Self::allocate_chunk) past the front cache's
+    /// common case. Out of line so that a cache hit, the most frequent
+    /// allocation, does not pay for the registers the core needs.
+    #[inline(never)]
+    fn allocate_uncached(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
+        if layout.align() > GRANULE
+            && let Some((c, counted)) = self.cache.pop_aligned(need, layout.align())
+        {
+            self.counters.free -= counted;
+            // SAFETY: a cached chunk is a used chunk of at least `need`
+            // bytes; `pop_aligned` checked the payload's alignment.
             return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
         }
         match self.allocate_from_core(layout, need) {
@@ -390,14 +402,23 @@ impl Heap {
             // SAFETY: `find` returned a free chunk of `size >= need` in `bin`.
             return Some(unsafe { self.carve_listed(c, size, need, bin) });
         }
-        let align = layout.align();
+        self.allocate_aligned(layout.align(), need)
+    }
+
+    /// The core's path for an alignment above the granule: a chunk with
+    /// room to spare, split at the aligned address. Out of line, so that
+    /// the common path does not carry its registers.
+    #[inline(never)]
+    fn allocate_aligned(&mut self, align: usize, need: usize) -> Option<NonNull<u8>> {
         let search = need.checked_add(align)?.checked_add(MIN_CHUNK)?;
         if search > chunk::MAX_REQUEST {
             return None;
         }
         let (c, size) = self.take(search)?;
         let payload = c as usize + WORD;
-        let mut gap = payload.next_multiple_of(align) - payload;
+        // `align` is a power of two (a `Layout`'s), so a mask rounds up
+        // without the division `next_multiple_of` would cost.
+        let mut gap = ((payload + align - 1) & !(align - 1)) - payload;
         if gap != 0 && gap < MIN_CHUNK {
             // Too small to be a free chunk of its own: skip to the next boundary.
             gap += align;
@@ -428,12 +449,14 @@ impl Heap {
     /// first non-empty class above, which fits without looking at a chunk;
     /// only if there is none, the rest of the request's own class.
     #[inline(always)]
-    fn find(&mut self, need: usize) -> Option<(*mut u8, usize, usize)> {
-        let bin = bins::bin_of(need);
-        let head = self.bins.head(bin);
-        if bins::is_exact(bin) {
+    fn find(&mut self, need: usize) -> Option<(*mut u8, usize, Bin)> {
+        if need < bins::SMALL_LIMIT {
+            // Branching on the size first lets `bin_of` drop its other arm.
+            let bin = bins::bin_of(need);
+            debug_assert!(bin.is_exact());
+            let head = self.bins.head(bin);
             let (c, b) = if head.is_null() {
-                let b = self.bins.first_non_empty_from(bin + 1)?;
+                let b = self.bins.first_non_empty_from(bin.index() + 1)?;
                 (self.bins.head(b), b)
             } else {
                 (head, bin)
@@ -442,7 +465,8 @@ impl Heap {
             let size = unsafe { chunk::size_of_header(chunk::header(c)) };
             return Some((c, size, b));
         }
-        let mut c = head;
+        let bin = bins::bin_of(need);
+        let mut c = self.bins.head(bin);
         let mut best: (*mut u8, usize) = (ptr::null_mut(), usize::MAX);
         let mut probes = OWN_CLASS_PROBES;
         while !c.is_null() && probes != 0 {
@@ -462,7 +486,7 @@ impl Heap {
         if !best.0.is_null() {
             return Some((best.0, best.1, bin));
         }
-        if let Some(above) = self.bins.first_non_empty_from(bin + 1) {
+        if let Some(above) = self.bins.first_non_empty_from(bin.index() + 1) {
             let c = self.bins.head(above);
             // SAFETY: `c` heads a non-empty list, so it is a free chunk.
             let size = unsafe { chunk::size_of_header(chunk::header(c)) };
@@ -504,7 +528,7 @@ impl Heap {
         c: *mut u8,
         size: usize,
         need: usize,
-        bin: usize,
+        bin: Bin,
     ) -> NonNull<u8> {
         let rest = size - need;
         // SAFETY: all writes stay within [c, c + size] plus the next header;
@@ -583,6 +607,19 @@ impl Heap {
     /// As `free_chunk`, and `guess` is at most the chunk's size.
     #[inline(always)]
     unsafe fn free_chunk_guessing(&mut self, c: *mut u8, guess: usize) {
+        // SAFETY: forwarded.
+        let own = unsafe { self.coalesce_guessing(c, guess) };
+        self.counters.free += own;
+    }
+
+    /// [`free_chunk_guessing`](Self::free_chunk_guessing) without counting
+    /// the chunk's bytes as free (for a chunk already counted so). Returns
+    /// the chunk's size.
+    ///
+    /// # Safety
+    /// As `free_chunk_guessing`.
+    #[inline(always)]
+    unsafe fn coalesce_guessing(&mut self, c: *mut u8, guess: usize) -> usize {
         // SAFETY: `c` and its neighbours are chunks of a live region; the
         // boundary tags say which neighbours are free. `c + guess` lies in
         // the chunk or is its neighbour's header: memory we own, read as
@@ -592,7 +629,6 @@ impl Heap {
             let guessed = c.add(guess).cast::<MaybeUninit<usize>>().read_volatile();
             let h = chunk::header(c);
             let own = chunk::size_of_header(h);
-            self.counters.free += own;
             let next = c.add(own);
             let nh = if own == guess {
                 guessed.assume_init()
@@ -638,6 +674,7 @@ impl Heap {
                 chunk::write_free(c, own);
                 self.bins.push(bins::bin_of(own), c);
             }
+            own
         }
     }
 
@@ -671,13 +708,13 @@ impl Heap {
                 return;
             }
             Pushed::Evicted(old, class_size) => {
-                // `c` takes the evicted chunk's place in the count (same
-                // class); the core counts the evicted one at its real size.
-                self.counters.free -= class_size;
-                self.counters.free += guess;
+                // `c` takes the evicted chunk's place in the free count:
+                // same class, and a class holds one chunk size. The core
+                // counts the evicted one again, at its real size.
+                debug_assert_eq!(class_size, guess);
                 // SAFETY: a cached chunk is a used chunk of this heap, at
                 // least its class size, freed by an earlier call.
-                unsafe { self.free_chunk_guessing(old, class_size) };
+                unsafe { self.free_evicted(old, class_size) };
                 return;
             }
             Pushed::TooLarge => {}
@@ -691,6 +728,18 @@ impl Heap {
         self.pending_size = own;
     }
 
+    /// Frees a chunk the front cache let go of. Out of line: a free the
+    /// cache takes without evicting should not pay for the core's registers.
+    ///
+    /// # Safety
+    /// `c` is a used chunk of this heap of at least `class_size` bytes that
+    /// nobody uses any more.
+    #[inline(never)]
+    unsafe fn free_evicted(&mut self, c: *mut u8, class_size: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.free_chunk_guessing(c, class_size) };
+    }
+
     /// Finishes the free of the pending block, if any. O(1).
     #[inline(always)]
     fn settle_pending(&mut self) {
@@ -702,11 +751,10 @@ impl Heap {
     #[inline(never)]
     fn settle_pending_now(&mut self) {
         let c = core::mem::replace(&mut self.pending, ptr::null_mut());
-        self.counters.free -= self.pending_size;
         // SAFETY: a pending chunk is a used chunk of this heap, of exactly
         // `pending_size` bytes, that nobody uses any more; its `dealloc` has
-        // returned.
-        unsafe { self.free_chunk_guessing(c, self.pending_size) };
+        // returned. Its bytes were counted free when it became pending.
+        unsafe { self.coalesce_guessing(c, self.pending_size) };
     }
 
     /// Frees a block. O(1).
@@ -747,6 +795,24 @@ impl Heap {
     ) -> Option<NonNull<u8>> {
         // SAFETY: forwarded.
         unsafe { self.reallocate_once(ptr, layout, new_size, false) }
+    }
+
+    /// The second and last attempt of a reallocation. A function of its own
+    /// (not a loop around the first attempt), so that the first attempt's
+    /// set-up is not hoisted ahead of its early exits.
+    ///
+    /// # Safety
+    /// As [`reallocate`](Self::reallocate).
+    #[cold]
+    #[inline(never)]
+    unsafe fn reallocate_retry(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: forwarded.
+        unsafe { self.reallocate_once(ptr, layout, new_size, true) }
     }
 
     /// [`reallocate`](Self::reallocate); `retried` after a failed attempt.
@@ -806,8 +872,8 @@ impl Heap {
                 return if retried {
                     None
                 } else {
-                    // SAFETY: forwarded; one level deep at most.
-                    unsafe { self.reallocate_once(ptr, layout, new_size, true) }
+                    // SAFETY: forwarded.
+                    unsafe { self.reallocate_retry(ptr, layout, new_size) }
                 };
             };
             // SAFETY: both blocks are live, distinct, and hold at least the
@@ -867,7 +933,8 @@ impl Heap {
             let size = chunk::size_of_header(h);
             let ps = chunk::prev_size(c);
             let p = c.sub(ps);
-            if !(p as usize + WORD).is_multiple_of(align) {
+            // `align` is a power of two: a mask, not a division.
+            if (p as usize + WORD) & (align - 1) != 0 {
                 return None;
             }
             let next = c.add(size);
@@ -1069,7 +1136,7 @@ impl Heap {
         }
         let mut listed = 0usize;
         let mut listed_bytes = 0usize;
-        for bin in 0..bins::BIN_COUNT {
+        for bin in (0..bins::BIN_COUNT).filter_map(Bin::new) {
             let mut c = self.bins.head(bin);
             let mut prev = ptr::null_mut();
             while !c.is_null() {
