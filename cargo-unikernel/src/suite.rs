@@ -25,6 +25,18 @@ mod release;
 /// Packages whose tests also run under Miri (their unsafe code is host-testable).
 const MIRI_PACKAGES: &[&str] = &["mem-core"];
 
+/// Added to the caller's `MIRIFLAGS` for the Miri checks: no preemption.
+/// std starts a thread through a function that takes its `Box<ThreadInit>`
+/// by value and frees it while still running, so Stacked Borrows keeps the
+/// freed block protected until the thread's start function returns. With a
+/// global allocator that reuses memory (ours, installed by
+/// `tests/heap_macro_*.rs`), another thread preempting into that window and
+/// getting the block back is reported as undefined behaviour
+/// (rust-lang/miri#5284). Without preemption threads switch only where they
+/// block, never inside that window; data races are still reported, since
+/// Miri's race detector compares vector clocks rather than schedules.
+const MIRI_FLAGS: &str = "-Zmiri-preemption-rate=0";
+
 /// QEMU processes run at once: each emulated CPU keeps one host core busy.
 const MAX_PARALLEL_QEMU: usize = 2;
 
@@ -158,11 +170,23 @@ fn miri_steps(workspace: &Workspace) -> Vec<(String, Command)> {
         let mut miri_args = vec!["miri", "test"];
         miri_args.extend(packages.iter().flat_map(|p| ["-p", p]));
         miri_args.extend(selection);
-        let command =
+        let mut command =
             nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
+        command.env(
+            "MIRIFLAGS",
+            miri_flags(std::env::var("MIRIFLAGS").ok().as_deref()),
+        );
         (format!("miri {} {what}", packages.join(" ")), command)
     })
     .collect()
+}
+
+/// The caller's Miri flags (if any) followed by [`MIRI_FLAGS`].
+fn miri_flags(caller: Option<&str>) -> String {
+    match caller.map(str::trim) {
+        Some(flags) if !flags.is_empty() => format!("{flags} {MIRI_FLAGS}"),
+        _ => MIRI_FLAGS.to_owned(),
+    }
 }
 
 /// Whether Miri can run.
@@ -663,6 +687,24 @@ mod tests {
         assert!(
             removed.iter().any(|k| *k == "CARGO"),
             "CARGO points at the stable cargo"
+        );
+        for (_, command) in &steps {
+            let flags = command
+                .get_envs()
+                .find(|(k, _)| *k == "MIRIFLAGS")
+                .and_then(|(_, v)| v)
+                .expect("every Miri step sets MIRIFLAGS");
+            assert!(flags.to_string_lossy().ends_with(MIRI_FLAGS));
+        }
+    }
+
+    #[test]
+    fn miri_flags_keep_the_callers() {
+        assert_eq!(miri_flags(None), MIRI_FLAGS);
+        assert_eq!(miri_flags(Some("  ")), MIRI_FLAGS);
+        assert_eq!(
+            miri_flags(Some("-Zmiri-seed=7")),
+            format!("-Zmiri-seed=7 {MIRI_FLAGS}")
         );
     }
 

@@ -1,7 +1,11 @@
 //! `global_allocator!` with the default backend, as the global allocator of
 //! this test binary. Also run under Miri: as the process's allocator the heap
 //! frees std's `Box`es while their (protected) references are live, so it
-//! must not write into a block during its `dealloc`.
+//! must not write into a block during its `dealloc`. Run it there as
+//! `cargo unikernel test` does, with `MIRIFLAGS=-Zmiri-preemption-rate=0`:
+//! std frees each thread's start-up `Box` while a function holding it is
+//! still running, and Stacked Borrows reports another thread reusing that
+//! block in the meantime (see `MIRI_FLAGS` in cargo-unikernel's suite.rs).
 
 mod heap_macro_common;
 
