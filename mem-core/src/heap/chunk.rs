@@ -134,6 +134,20 @@ pub(crate) unsafe fn prev_size(c: *mut u8) -> usize {
     unsafe { c.sub(WORD).cast::<usize>().read() }
 }
 
+/// Where a free chunk at `c` keeps its forward link (its first payload
+/// word). Computing the address accesses nothing.
+#[inline(always)]
+pub(crate) fn next_link(c: *mut u8) -> *mut *mut u8 {
+    c.wrapping_add(WORD).cast()
+}
+
+/// Where a free chunk at `c` keeps its backward link (its second payload
+/// word). Computing the address accesses nothing.
+#[inline(always)]
+pub(crate) fn prev_link(c: *mut u8) -> *mut *mut u8 {
+    c.wrapping_add(2 * WORD).cast()
+}
+
 /// # Safety
 /// `c` is a free chunk.
 #[inline(always)]

@@ -466,22 +466,27 @@ impl Heap {
             return Some((c, size, b));
         }
         let bin = bins::bin_of(need);
-        let mut c = self.bins.head(bin);
+        // The probes run a fixed count with no branch on the list's length
+        // or on which chunk fits (both follow the free pattern, which a
+        // branch predictor cannot learn): past the list's end they read a
+        // stand-in chunk on the stack, of size 0 (it never fits), whose
+        // forward link is itself. Without the early exit on an exact fit the
+        // choice is the same: no later chunk beats it.
+        let mut end = [0usize; 2];
+        let end_ptr = end.as_mut_ptr().cast::<u8>();
+        // SAFETY: `end` is two words, a header and a forward link.
+        unsafe { chunk::set_next(end_ptr, end_ptr) };
+        let or_end = |c: *mut u8| core::hint::select_unpredictable(c.is_null(), end_ptr, c);
+        let mut c = or_end(self.bins.head(bin));
         let mut best: (*mut u8, usize) = (ptr::null_mut(), usize::MAX);
-        let mut probes = OWN_CLASS_PROBES;
-        while !c.is_null() && probes != 0 {
-            // SAFETY: list members are free chunks.
+        for _ in 0..OWN_CLASS_PROBES {
+            // SAFETY: `c` is a list member (a free chunk) or `end`.
             unsafe {
                 let size = chunk::size_of_header(chunk::header(c));
-                if size >= need && size < best.1 {
-                    best = (c, size);
-                    if size == need {
-                        break;
-                    }
-                }
-                c = chunk::next(c);
+                let better = size >= need && size < best.1;
+                best = core::hint::select_unpredictable(better, (c, size), best);
+                c = or_end(chunk::next(c));
             }
-            probes -= 1;
         }
         if !best.0.is_null() {
             return Some((best.0, best.1, bin));
@@ -493,14 +498,14 @@ impl Heap {
             return Some((c, size, above));
         }
         // Nothing above: the rest of the own class is all there is.
-        while !c.is_null() {
+        while c != end_ptr {
             // SAFETY: list members are free chunks.
             unsafe {
                 let size = chunk::size_of_header(chunk::header(c));
                 if size >= need {
                     return Some((c, size, bin));
                 }
-                c = chunk::next(c);
+                c = or_end(chunk::next(c));
             }
         }
         None
@@ -1136,7 +1141,7 @@ impl Heap {
         }
         let mut listed = 0usize;
         let mut listed_bytes = 0usize;
-        for bin in (0..bins::BIN_COUNT).filter_map(Bin::new) {
+        for bin in (bins::FIRST_LISTED..bins::BIN_COUNT).filter_map(Bin::new) {
             let mut c = self.bins.head(bin);
             let mut prev = ptr::null_mut();
             while !c.is_null() {
