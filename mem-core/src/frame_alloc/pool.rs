@@ -382,9 +382,8 @@ impl<'a> FramePool<'a> {
     /// Whether `frame` is free (not handed out). Frames this pool does not
     /// manage are reported as not free.
     pub fn is_free(&self, frame: PhysFrame) -> bool {
-        self.index_of(frame.number()).is_some_and(|i| {
-            self.layout.frames.test(self.s, i) || self.recent[..self.recent_len].contains(&frame)
-        })
+        self.index_of(frame.number())
+            .is_some_and(|i| self.layout.frames.test(self.s, i) || self.cached().contains(&frame))
     }
 
     // ---- tables ----
@@ -630,18 +629,25 @@ impl<'a> FramePool<'a> {
         }
     }
 
-    /// Frees bit `i` of managed frame `frame`: the tail of
-    /// [`deallocate_frame`](FrameAllocator::deallocate_frame).
+    /// The frames in the recently-freed cache.
     #[inline(always)]
-    fn free_bit(&mut self, i: usize, frame: PhysFrame) -> Result<(), FrameFreeError> {
-        // SAFETY: i is the bit of a managed frame.
-        let word = unsafe { *self.word0_mut(i / 64) };
+    fn cached(&self) -> &[PhysFrame] {
         // SAFETY: recent_len never exceeds RECENT (pushes flush a full
         // cache first); telling the compiler drops the slice's bounds check.
         unsafe { core::hint::assert_unchecked(self.recent_len <= RECENT) };
+        &self.recent[..self.recent_len]
+    }
+
+    /// Frees managed frame `frame`, whose bit is `i`, after checking that it
+    /// is allocated: the tail of
+    /// [`deallocate_frame`](FrameAllocator::deallocate_frame).
+    #[inline(always)]
+    fn free_checked(&mut self, i: usize, frame: PhysFrame) -> Result<(), FrameFreeError> {
+        // SAFETY: i is the bit of a managed frame.
+        let word = unsafe { *self.word0_mut(i / 64) };
         // Only a load: the bit is set when the cache is flushed, so an
         // alloc/free pair served by the cache never writes the bitmap.
-        if word & (1 << (i % 64)) != 0 || self.recent[..self.recent_len].contains(&frame) {
+        if word & (1 << (i % 64)) != 0 || self.cached().contains(&frame) {
             return Err(FrameFreeError::NotAllocated(frame));
         }
         self.push_recent(frame);
@@ -668,7 +674,7 @@ impl<'a> FramePool<'a> {
         let f = frame.number();
         let (start, end, first) = self.range_of(f).ok_or(FrameFreeError::NotManaged(frame))?;
         self.last_range = (start, end - start, first);
-        self.free_bit((first + (f - start)) as usize, frame)
+        self.free_checked((first + (f - start)) as usize, frame)
     }
 
     /// Takes the lowest free frame's bit; the cache must be empty. Out of
@@ -711,8 +717,12 @@ impl<'a> FramePool<'a> {
         self.layout.frames.find_first(self.s).map(|i| i / 64)
     }
 
+    /// Marks bits `[i, i + n)` free. The recently-freed cache must be empty
+    /// (its frames' bits are clear, and a run over one would free it twice):
+    /// `build` starts with it empty and `deallocate_contiguous` flushes it
+    /// before checking the run.
     fn mark_free(&mut self, i: usize, n: usize) {
-        self.flush_recent();
+        debug_assert_eq!(self.recent_len, 0);
         self.hint = self.hint.min(i / 64);
         let (frames, chunks) = (self.layout.frames, self.layout.chunks);
         let c = CHUNK as usize;
@@ -829,7 +839,7 @@ impl FrameAllocator for FramePool<'_> {
         if offset >= len {
             return self.deallocate_frame_other_range(frame);
         }
-        self.free_bit((first + offset) as usize, frame)
+        self.free_checked((first + offset) as usize, frame)
     }
 
     fn allocate_contiguous(
