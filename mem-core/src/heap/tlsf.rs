@@ -369,10 +369,11 @@ impl Heap {
     }
 
     /// Before giving up, returns cached chunks to the core, where they may
-    /// coalesce into a block that fits.
+    /// coalesce into a block that fits. (The failed core allocation already
+    /// settled any pending block.)
     #[cold]
     fn flush_and_retry(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
-        if self.cache.is_empty() && self.pending.is_null() {
+        if self.cache.is_empty() {
             return None;
         }
         self.flush_cache();
@@ -848,19 +849,17 @@ impl Heap {
             None
         };
         let out = if let Some(new) = relocated {
-            // SAFETY: both blocks are live, distinct, and hold at least the
-            // copied length; the old one is freed after the copy.
-            unsafe {
-                ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), copy_len);
-                self.release(ptr, layout.size());
-            }
-            self.counters.total += 1;
-            new
-        // SAFETY: as above.
+            // SAFETY: both blocks are live and distinct, and hold at least
+            // `copy_len` bytes; `ptr` was allocated for `layout`.
+            unsafe { self.move_block(ptr, new, copy_len, layout.size()) }
+        // SAFETY: per the caller, `c` is the live chunk of `ptr`, at least
+        // the `guess` bytes its layout needs.
         } else if unsafe { self.resize_in_place(c, need, guess) } {
             ptr
         } else if let Some(p) =
-            // SAFETY: as above.
+            // SAFETY: as for `resize_in_place`; the payload holds `copy_len`
+            // bytes, and `copy_len + WORD <= need` since `need` covers
+            // `new_size` plus the header.
             unsafe {
                 self.slide_down(ptr.as_ptr().sub(WORD), need, copy_len, layout.align())
             }
@@ -881,14 +880,9 @@ impl Heap {
                     unsafe { self.reallocate_retry(ptr, layout, new_size) }
                 };
             };
-            // SAFETY: both blocks are live, distinct, and hold at least the
-            // copied length; the old one is freed after the copy.
-            unsafe {
-                ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), copy_len);
-                self.release(ptr, layout.size());
-            }
-            self.counters.total += 1;
-            new
+            // SAFETY: both blocks are live and distinct, and hold at least
+            // `copy_len` bytes; `ptr` was allocated for `layout`.
+            unsafe { self.move_block(ptr, new, copy_len, layout.size()) }
         };
         let cnt = &mut self.counters;
         cnt.in_use = cnt.in_use - layout.size() + new_size;
@@ -896,6 +890,28 @@ impl Heap {
             cnt.peak = cnt.in_use;
         }
         Some(out)
+    }
+
+    /// Copies the first `copy_len` bytes of the block at `ptr` to `new`,
+    /// frees the old block and returns `new`.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this heap allocated for `old_size` bytes,
+    /// `new` another live block, and both hold at least `copy_len` bytes.
+    unsafe fn move_block(
+        &mut self,
+        ptr: NonNull<u8>,
+        new: NonNull<u8>,
+        copy_len: usize,
+        old_size: usize,
+    ) -> NonNull<u8> {
+        // SAFETY: per the caller; the old block is freed after the copy.
+        unsafe {
+            ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), copy_len);
+            self.release(ptr, old_size);
+        }
+        self.counters.total += 1;
+        new
     }
 
     /// A block of `need` bytes (16-byte aligned) at a lower address than
