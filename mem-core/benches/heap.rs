@@ -6,7 +6,9 @@
 //!   once 300 blocks are live, all frees above 2000, 1/7 realloc to up to 3x the maximum size;
 //!   sizes biased low, alignments mostly 8 with a tail up to 2^k).
 //! - Heap efficiency (talc's `heap_efficiency`: percentage of the arena in
-//!   use at the first failure) and alloc+free latency percentiles: measured
+//!   use at the first failure; with talc's sizes, up to 10,000 bytes in a
+//!   128 MiB arena, and with this benchmark's maximum sizes, 200 B and
+//!   30 kB) and alloc+free latency percentiles: measured
 //!   once, untimed by criterion, printed as tables before the runs.
 //! - After the runs, a table of million actions per second and ratios
 //!   against talc, read back from criterion's estimates.
@@ -401,14 +403,21 @@ fn latency(heap: &dyn GlobalAlloc, per_ns: f64) -> (f64, f64) {
 
 fn print_untimed_tables(arena: &Arena, filter: &str) {
     let per_ns = ticks_per_ns();
-    println!("\n| allocator | efficiency 200 B | efficiency 30 kB | alloc+free p50 | p99 |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "\n| allocator | efficiency 10 kB (talc's trace) | efficiency 200 B | efficiency 30 kB | alloc+free p50 | p99 |"
+    );
+    println!("|---|---|---|---|---|---|");
     for a in ALLOCATORS
         .iter()
         .filter(|a| filter.split(',').any(|f| a.name.contains(f)))
     {
-        // Arenas sized like talc's (128 MiB for large blocks); 8 MiB for
-        // 200 B keeps the list-walking peers quick.
+        // talc's own parameters first: a 128 MiB arena, sizes up to
+        // 10,000 bytes, reallocs up to 10x that. Then the same trace with
+        // this benchmark's two maximum sizes: 8 MiB for 200 B keeps the
+        // list-walking peers quick.
+        let h = (a.make)(arena.0, 128 << 20);
+        let talcs = heap_efficiency(&*h, 128 << 20, 10_000, 24);
+        drop(h);
         let h = (a.make)(arena.0, 8 << 20);
         let small = heap_efficiency(&*h, 8 << 20, 200, 24);
         drop(h);
@@ -418,7 +427,7 @@ fn print_untimed_tables(arena: &Arena, filter: &str) {
         let h = (a.make)(arena.0, ARENA);
         let (p50, p99) = latency(&*h, per_ns);
         println!(
-            "| {} | {small:.1}% | {large:.1}% | {p50:.0} ns | {p99:.0} ns |",
+            "| {} | {talcs:.1}% | {small:.1}% | {large:.1}% | {p50:.0} ns | {p99:.0} ns |",
             a.name
         );
     }

@@ -524,36 +524,59 @@ fn front_cache_reuses_small_blocks_and_never_causes_failure() {
     assert_eq!(heap.stats().fragmentation_permille, Some(0));
 }
 
-#[test]
-fn realloc_slides_down_into_a_free_neighbour() {
+/// A free 1000-byte block `a`, a 600-byte block `b` above it holding a
+/// pattern, and a wall above `b`; with `fill`, the rest of the arena is
+/// used too. Grows `b` to 1400 bytes (not in place: the wall) and returns
+/// whether it landed where `a` was, after checking the moved bytes and that
+/// freeing everything coalesces the heap into one block.
+fn grow_b_past_a_wall(fill: bool) -> bool {
     let arena = Arena::new(1 << 14);
     let mut heap = heap_over(&arena, 0, 1 << 14);
     // Too big for the front cache, so freeing `a` coalesces at once.
-    let (la, lb) = (layout(1000, 8), layout(600, 8));
+    let (la, lb, lw) = (layout(1000, 8), layout(600, 8), layout(600, 8));
     let a = heap.allocate(la).unwrap();
     let b = heap.allocate(lb).unwrap();
-    let wall = heap.allocate(layout(600, 8)).unwrap();
+    let wall = heap.allocate(lw).unwrap();
+    let filler = fill.then(|| {
+        let lf = layout(heap.stats().free_bytes - 64, 8);
+        (heap.allocate(lf).unwrap(), lf)
+    });
     // SAFETY: `b` holds 600 bytes; `a` is live with its layout.
     unsafe {
         b.as_ptr().write_bytes(0x5A, 600);
         heap.deallocate(a, la);
     }
-    // `b` cannot grow upwards (the wall) but fits into `a`'s space plus its own.
     // SAFETY: `b` is live with its layout.
     let moved = unsafe { heap.reallocate(b, lb, 1400) }.unwrap();
-    assert_eq!(moved, a);
     heap.check().unwrap();
-    // SAFETY: the first 600 bytes were moved down.
+    // SAFETY: the first 600 bytes were moved.
     let kept = unsafe { core::slice::from_raw_parts(moved.as_ptr(), 600) };
     assert!(kept.iter().all(|&x| x == 0x5A));
     // SAFETY: live blocks with their layouts.
     unsafe {
         heap.deallocate(moved, layout(1400, 8));
-        heap.deallocate(wall, layout(600, 8));
+        heap.deallocate(wall, lw);
+        if let Some((f, lf)) = filler {
+            heap.deallocate(f, lf);
+        }
     }
     heap.flush_cache();
     heap.check().unwrap();
     assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    moved == a
+}
+
+#[test]
+fn realloc_moves_elsewhere_while_another_block_fits() {
+    // `a`'s space and `b`'s together would hold 1400 bytes, but so does the
+    // free space above the wall, which a fresh allocation takes.
+    assert!(!grow_b_past_a_wall(false));
+}
+
+#[test]
+fn realloc_slides_down_into_a_free_neighbour_when_nothing_else_fits() {
+    // No free block holds 1400 bytes, but `a`'s space plus `b`'s does.
+    assert!(grow_b_past_a_wall(true));
 }
 
 #[test]
