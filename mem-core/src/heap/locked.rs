@@ -261,7 +261,7 @@ impl DerefMut for HeapGuard<'_> {
 unsafe impl GlobalAlloc for LockedHeap {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        self.with_growth(layout, |heap| heap.allocate(layout))
+        self.with_growth(layout, move |heap| heap.allocate(layout))
     }
 
     #[inline]
@@ -284,7 +284,7 @@ unsafe impl GlobalAlloc for LockedHeap {
         // SAFETY: `GlobalAlloc` requires `ptr` to be a live block from this
         // allocator with `layout`; a failed attempt leaves it untouched, so
         // retrying after growth is sound.
-        self.with_growth(new_layout, |heap| unsafe {
+        self.with_growth(new_layout, move |heap| unsafe {
             heap.reallocate(NonNull::new_unchecked(ptr), layout, new_size)
         })
     }
