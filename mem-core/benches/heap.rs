@@ -185,6 +185,8 @@ struct Trace<'a> {
     live: Vec<(*mut u8, Layout)>,
     failures: u64,
     moves: u64,
+    /// Bytes the moving reallocs had to copy.
+    copied: u64,
     rng: Rng,
     max: usize,
     realloc: bool,
@@ -197,6 +199,7 @@ impl<'a> Trace<'a> {
             live: Vec::with_capacity(1 << 16),
             failures: 0,
             moves: 0,
+            copied: 0,
             rng: Rng(seed),
             max,
             realloc,
@@ -229,6 +232,11 @@ impl<'a> Trace<'a> {
             return false;
         }
         self.moves += u64::from(q != p);
+        self.copied += if q != p {
+            l.size().min(new_size) as u64
+        } else {
+            0
+        };
         self.live[i] = (q, Layout::from_size_align(new_size, l.align()).unwrap());
         true
     }
@@ -615,8 +623,9 @@ fn main() {
                     .max()
                     .unwrap_or(0);
                 eprintln!(
-                    "{label}: {} moves, {} failures, footprint {} KiB",
+                    "{label}: {} moves copying {} MiB, {} failures, footprint {} KiB",
                     t.moves,
+                    t.copied >> 20,
                     t.failures,
                     top.saturating_sub(arena.0 as usize) / 1024
                 );
