@@ -788,8 +788,11 @@ impl Heap {
     /// or less moves the block down if the first fitting free block lies
     /// below it: left in place, the small remainder would split the space it
     /// frees from its free neighbours (compacting this way lifts heap
-    /// efficiency at first failure by about 1 point on 30 kB blocks).
-    /// Returns `None` (and leaves the block untouched) if no room is found.
+    /// efficiency at first failure by about 1 point on 30 kB blocks). When
+    /// no free block fits the new size, the block may still slide down into
+    /// its free neighbour below (joined with its own space and any free
+    /// neighbour above). Returns `None` (and leaves the block untouched) if
+    /// no room is found.
     ///
     /// # Safety
     /// As [`deallocate`](Self::deallocate) for `ptr` and `layout`.
