@@ -12,6 +12,9 @@
 //!   once, untimed by criterion, printed as tables before the runs.
 //! - After the runs, a table of million actions per second and ratios
 //!   against talc, read back from criterion's estimates.
+//! - Environment variables select other modes instead (see `main`):
+//!   interleaved slices, talc's own trial protocol, untimed runs for
+//!   `perf stat`, or only the tables.
 //!
 //! Run: `cargo bench -p mem-core --bench heap --features linked_list_allocator,embedded-alloc
 //! -- --warm-up-time 1 --measurement-time 2`
@@ -190,6 +193,8 @@ struct Trace<'a> {
     rng: Rng,
     max: usize,
     realloc: bool,
+    /// Above this many live blocks every allocation becomes a free.
+    max_live: usize,
 }
 
 impl<'a> Trace<'a> {
@@ -203,6 +208,7 @@ impl<'a> Trace<'a> {
             rng: Rng(seed),
             max,
             realloc,
+            max_live: MAX_LIVE,
         }
     }
 
@@ -251,7 +257,7 @@ impl<'a> Trace<'a> {
                 let new_size = 1 + self.rng.below(self.max * 3 - 1);
                 self.realloc(i, new_size);
             }
-        } else if (action < 3 && self.live.len() < MAX_LIVE) || self.live.len() < MIN_LIVE {
+        } else if (action < 3 && self.live.len() < self.max_live) || self.live.len() < MIN_LIVE {
             let size = self.rng.size(self.max);
             let align = self.rng.align();
             self.alloc(Layout::from_size_align(size, align).unwrap());
@@ -259,6 +265,19 @@ impl<'a> Trace<'a> {
             let i = self.rng.below(self.live.len());
             self.free(i);
         }
+    }
+
+    /// Steps in batches of 100 until `span` has passed; returns the steps.
+    fn run_for(&mut self, span: Duration) -> u64 {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed() < span {
+            for _ in 0..100 {
+                self.step();
+            }
+            n += 100;
+        }
+        n
     }
 
     fn used(&self) -> usize {
@@ -415,10 +434,7 @@ fn print_untimed_tables(arena: &Arena, filter: &str) {
         "\n| allocator | efficiency 10 kB (talc's trace) | efficiency 200 B | efficiency 30 kB | alloc+free p50 | p99 |"
     );
     println!("|---|---|---|---|---|---|");
-    for a in ALLOCATORS
-        .iter()
-        .filter(|a| filter.split(',').any(|f| a.name.contains(f)))
-    {
+    for a in chosen(filter) {
         // talc's own parameters first: a 128 MiB arena, sizes up to
         // 10,000 bytes, reallocs up to 10x that. Then the same trace with
         // this benchmark's two maximum sizes: 8 MiB for 200 B keeps the
@@ -442,14 +458,20 @@ fn print_untimed_tables(arena: &Arena, filter: &str) {
     println!();
 }
 
+/// The allocators whose names contain one of the comma-separated `filter`
+/// strings.
+fn chosen(filter: &str) -> Vec<&'static Named> {
+    ALLOCATORS
+        .iter()
+        .filter(|a| filter.split(',').any(|f| a.name.contains(f)))
+        .collect()
+}
+
 /// Million actions per second, measured interleaved: every allocator runs a
 /// short slice of each trace in turn, `rounds` times, and the median slice
 /// counts. Interleaving spreads the noise of a shared machine evenly.
 fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
-    let chosen: Vec<&Named> = ALLOCATORS
-        .iter()
-        .filter(|a| filter.split(',').any(|f| a.name.contains(f)))
-        .collect();
+    let chosen = chosen(filter);
     println!(
         "\nInterleaved medians, million actions per second (ratio to talc), {rounds} x {slice:?} slices:\n"
     );
@@ -482,13 +504,7 @@ fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
         for _ in 0..rounds {
             for (ai, t) in traces.iter_mut().enumerate() {
                 let start = Instant::now();
-                let mut n = 0u64;
-                while start.elapsed() < slice {
-                    for _ in 0..100 {
-                        t.step();
-                    }
-                    n += 100;
-                }
+                let n = t.run_for(slice);
                 rates[ai][si].push(n as f64 / start.elapsed().as_secs_f64() / 1e6);
             }
         }
@@ -525,6 +541,56 @@ fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
         println!();
     }
     medians.clear();
+}
+
+/// talc's own `random_actions` protocol, for a comparison by its method:
+/// each trial takes a fresh heap, runs a 2 ms warm-up trace (freed after),
+/// then counts the successful actions of one 200 ms trace from an empty
+/// heap, with no upper bound on live blocks (the walk above 300 drifts
+/// upward with time, so a faster allocator meets more live blocks); the
+/// score is the mean over 7 trials. Trials alternate between allocators, so
+/// that the machine's noise spreads over all of them.
+fn talc_protocol(arena: &Arena, filter: &str) {
+    const TRIALS: u64 = 7;
+    let chosen = chosen(filter);
+    let run = |heap: &dyn GlobalAlloc, max, realloc, seed, span| {
+        let mut t = Trace::new(heap, max, realloc, seed);
+        t.max_live = usize::MAX;
+        let n = t.run_for(span);
+        (n - t.failures, t.live.len())
+    };
+    let mut rates = vec![vec![0.0; SIZES.len()]; chosen.len()];
+    let mut live = vec![vec![0usize; SIZES.len()]; chosen.len()];
+    for (si, &(_, max, realloc)) in SIZES.iter().enumerate() {
+        for trial in 0..TRIALS {
+            for (ai, a) in chosen.iter().enumerate() {
+                let heap = (a.make)(arena.0, ARENA);
+                let seed = SEED ^ (trial << 32);
+                run(&*heap, max, realloc, !seed, Duration::from_millis(2));
+                let (n, left) = run(&*heap, max, realloc, seed, Duration::from_millis(200));
+                rates[ai][si] += n as f64 / 0.2 / 1e6 / TRIALS as f64;
+                live[ai][si] = live[ai][si].max(left);
+            }
+        }
+    }
+    println!(
+        "\ntalc's protocol ({TRIALS} trials of 200 ms on a fresh heap, no cap on live blocks): million actions per second (ratio to talc; most live blocks at a trial's end)\n"
+    );
+    print!("| allocator |");
+    for (label, ..) in SIZES {
+        print!(" {label} |");
+    }
+    println!("\n|---|---|---|---|---|");
+    let talc = chosen.iter().position(|a| a.name.starts_with("talc"));
+    for (ai, a) in chosen.iter().enumerate() {
+        print!("| {} |", a.name);
+        for si in 0..SIZES.len() {
+            let m = rates[ai][si];
+            let ratio = talc.map_or(String::new(), |t| format!("{:.2}x, ", m / rates[t][si]));
+            print!(" {m:.2} ({ratio}{}) |", live[ai][si]);
+        }
+        println!();
+    }
 }
 
 /// Reads criterion's mean estimate (ns per action) for one benchmark.
@@ -612,6 +678,11 @@ fn main() {
             }
             let heap = (a.make)(arena.0, ARENA);
             let mut t = Trace::new(&*heap, max, realloc, SEED);
+            // HEAP_BENCH_UNCAPPED=1: no upper bound on live blocks, as in
+            // talc's protocol.
+            if std::env::var_os("HEAP_BENCH_UNCAPPED").is_some() {
+                t.max_live = usize::MAX;
+            }
             for _ in 0..steps {
                 t.step();
             }
@@ -636,6 +707,11 @@ fn main() {
     // HEAP_BENCH_TABLES=names: only the efficiency and latency tables.
     if let Ok(filter) = std::env::var("HEAP_BENCH_TABLES") {
         print_untimed_tables(&arena, &filter);
+        return;
+    }
+    // HEAP_BENCH_TALC_PROTOCOL=names: talc's own trial protocol instead.
+    if let Ok(filter) = std::env::var("HEAP_BENCH_TALC_PROTOCOL") {
+        talc_protocol(&arena, &filter);
         return;
     }
     if let Ok(filter) = std::env::var("HEAP_BENCH_INTERLEAVED") {
