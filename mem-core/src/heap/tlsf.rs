@@ -855,9 +855,17 @@ impl Heap {
             // SAFETY: both blocks are live and distinct, and hold at least
             // `copy_len` bytes; `ptr` was allocated for `layout`.
             unsafe { self.move_block(ptr, new, copy_len, layout.size()) }
-        // SAFETY: per the caller, `c` is the live chunk of `ptr`, at least
-        // the `guess` bytes its layout needs.
-        } else if unsafe { self.resize_in_place(c, need, guess) } {
+        // Growing in place needs a free neighbour above; checking for one
+        // here, on the header `size` already came from, spares the call
+        // when there is none (most moving reallocs).
+        } else if (need <= size
+            // SAFETY: `c + size` is the header of `c`'s neighbour (a chunk
+            // or the region's epilogue).
+            || unsafe { chunk::is_free(chunk::header(c.add(size))) })
+            // SAFETY: per the caller, `c` is the live chunk of `ptr`, at
+            // least the `guess` bytes its layout needs.
+            && unsafe { self.resize_in_place(c, need, guess) }
+        {
             ptr
         } else {
             // SAFETY: alignment is unchanged and was valid; size checked above.
