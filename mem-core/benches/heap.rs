@@ -481,15 +481,21 @@ fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
     }
     println!("\n|---|---|---|---|---|");
     let mut rates = vec![vec![Vec::new(); SIZES.len()]; chosen.len()];
+    // HEAP_BENCH_ROTATE=k: allocator i runs in the arena's slice (i + k) mod
+    // n instead of slice i, to check that no allocator owes its rate to
+    // where its slice lies (how the kernel backs those pages).
+    let rotate: usize = std::env::var("HEAP_BENCH_ROTATE")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    let share = ARENA / chosen.len();
     for (si, &(_, max, realloc)) in SIZES.iter().enumerate() {
         let heaps: Vec<_> = chosen
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                (a.make)(
-                    arena.0.wrapping_add(i * (ARENA / chosen.len())),
-                    ARENA / chosen.len(),
-                )
+                let slot = (i + rotate) % chosen.len();
+                (a.make)(arena.0.wrapping_add(slot * share), share)
             })
             .collect();
         let mut traces: Vec<Trace<'_>> = heaps
