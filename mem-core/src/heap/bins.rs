@@ -3,8 +3,9 @@
 //! Chunk sizes are multiples of [`GRANULE`]. Below [`SMALL_LIMIT`] every size
 //! has its own free list (segregated fits: any chunk in the list fits exactly).
 //! From [`SMALL_LIMIT`] up, TLSF classes: each power of two is split into
-//! [`SUB_CLASSES`] equal ranges, so a chunk taken from a class above the
-//! request's own wastes at most 1/16 of the request before splitting.
+//! [`SUB_CLASSES`] equal ranges, so the chunks of one class differ in size
+//! by less than 1/64 of the smallest (finer classes than TLSF's usual 16 or
+//! 32: the best heap efficiency with a look at a single chunk).
 
 use core::ptr;
 
@@ -14,7 +15,7 @@ use super::chunk::{self, GRANULE, MIN_CHUNK};
 pub(crate) const SMALL_LIMIT: usize = 1024;
 const SMALL_BINS: usize = SMALL_LIMIT / GRANULE;
 const SMALL_LIMIT_LOG2: u32 = SMALL_LIMIT.trailing_zeros();
-const SUB_BITS: u32 = 4;
+const SUB_BITS: u32 = 6;
 /// Sub-classes per power of two above [`SMALL_LIMIT`].
 pub(crate) const SUB_CLASSES: usize = 1 << SUB_BITS;
 /// Number of free lists.
@@ -30,6 +31,7 @@ pub(crate) struct Bin(usize);
 
 impl Bin {
     /// `index` as a bin, if it is one.
+    #[cfg(test)]
     pub(crate) const fn new(index: usize) -> Option<Self> {
         if index < BIN_COUNT {
             Some(Self(index))
@@ -176,7 +178,24 @@ impl Bins {
         Some(Bin(w * 64 + self.word(w).trailing_zeros() as usize))
     }
 
+    /// Every class a chunk can be listed in, with its head and whether the
+    /// bitmap marks it non-empty, for consistency checks. The heads are read
+    /// through one pointer for the whole walk: a method call per class would
+    /// retag the whole table each time, which Miri's borrow tracker pays for
+    /// on every class.
+    pub(crate) fn lists(&self) -> impl Iterator<Item = (Bin, *mut u8, bool)> + '_ {
+        let heads = self.heads.as_ptr();
+        let (words, summary) = (&self.words, self.summary);
+        (FIRST_LISTED..BIN_COUNT).map(move |i| {
+            let w = i / 64;
+            let marked = words[w] & (1 << (i % 64)) != 0 && summary & (1 << w) != 0;
+            // SAFETY: `i < BIN_COUNT`, the length of `heads`.
+            (Bin(i), unsafe { heads.add(i).read() }, marked)
+        })
+    }
+
     /// Whether `bin` is marked non-empty in the bitmap.
+    #[cfg(test)]
     pub(crate) fn is_marked(&self, bin: Bin) -> bool {
         self.word(bin.0 / 64) & (1 << (bin.0 % 64)) != 0 && self.summary & (1 << (bin.0 / 64)) != 0
     }

@@ -27,7 +27,7 @@ use super::stats::HeapStats;
 ///
 /// | operation | cost |
 /// |---|---|
-/// | [`allocate`](Self::allocate) | O(1) (it looks at up to 4 blocks of the request's size class), except when the only fitting blocks share that class: then a walk of that one list; a failure first flushes the cache (O(cached blocks), at most 240) |
+/// | [`allocate`](Self::allocate) | O(1) (it looks at one block of the request's size class), except when the only fitting blocks share that class: then a walk of that one list; a failure first flushes the cache (O(cached blocks), at most 240) |
 /// | [`deallocate`](Self::deallocate) | O(1) |
 /// | [`reallocate`](Self::reallocate) | O(1) in place (shrink, or grow into a free neighbour), else allocate + copy + free, else (no free block fits) a slide into the free block below (copy); a shrink to half or less moves (copy) into a free block at a lower address if the first fitting one is there |
 /// | [`flush_cache`](Self::flush_cache) | O(cached blocks), at most 240 |
@@ -47,13 +47,6 @@ pub struct Heap {
     regions: *mut u8,
     regions_added: usize,
 }
-
-/// How many chunks of a large request's own size class `Heap::find` looks
-/// at (taking the best fit) before it takes a class above: 4 gives 97.16%
-/// heap efficiency at 30 kB, 8 gives 97.06% and 16 97.02% (the walk then
-/// reaches older chunks that sit between live blocks), and few probes keep
-/// a miss cheap.
-const OWN_CLASS_PROBES: usize = 4;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Counters {
@@ -441,14 +434,17 @@ impl Heap {
     /// Finds a free chunk of at least `need` bytes: `(chunk, size, class)`,
     /// still in its list.
     ///
-    /// Exact classes: any chunk of the class fits. Otherwise the best fit
-    /// among the first [`OWN_CLASS_PROBES`] chunks of the request's own class
-    /// comes first: one that fits is less than 1/16 larger than the request, where a
-    /// chunk of a class above would be split and leave the larger chunks,
-    /// which only the large requests can use, smaller (taking a class
-    /// above first cost 0.8 points of heap efficiency at 30 kB). Then the
-    /// first non-empty class above, which fits without looking at a chunk;
-    /// only if there is none, the rest of the request's own class.
+    /// Exact classes: any chunk of the class fits. Otherwise the head of the
+    /// request's own class comes first if it fits: it is less than 1/64
+    /// larger than the request, where a chunk of a class above would be split
+    /// and leave the larger chunks, which only the large requests can use,
+    /// smaller (taking a class above first costs 0.1-0.2 points of heap
+    /// efficiency). Then the first non-empty class above, which fits without
+    /// looking at a chunk; only if there is none, the rest of the request's
+    /// own class. Looking further down the own class than its head, for a
+    /// best fit among the first 2 or 4 chunks, gains no efficiency with
+    /// classes this fine, and each look is a dependent load that often
+    /// misses the cache.
     #[inline(always)]
     fn find(&mut self, need: usize) -> Option<(*mut u8, usize, Bin)> {
         if need < bins::SMALL_LIMIT {
@@ -467,30 +463,13 @@ impl Heap {
             return Some((c, size, b));
         }
         let bin = bins::bin_of(need);
-        // The probes run a fixed count with no branch on the list's length
-        // or on which chunk fits (both follow the free pattern, which a
-        // branch predictor cannot learn): past the list's end they read a
-        // stand-in chunk on the stack, of size 0 (it never fits), whose
-        // forward link is itself. Without the early exit on an exact fit the
-        // choice is the same: no later chunk beats it.
-        let mut end = [0usize; 2];
-        let end_ptr = end.as_mut_ptr().cast::<u8>();
-        // SAFETY: `end` is two words, a header and a forward link.
-        unsafe { chunk::set_next(end_ptr, end_ptr) };
-        let or_end = |c: *mut u8| core::hint::select_unpredictable(c.is_null(), end_ptr, c);
-        let mut c = or_end(self.bins.head(bin));
-        let mut best: (*mut u8, usize) = (ptr::null_mut(), usize::MAX);
-        for _ in 0..OWN_CLASS_PROBES {
-            // SAFETY: `c` is a list member (a free chunk) or `end`.
-            unsafe {
-                let size = chunk::size_of_header(chunk::header(c));
-                let better = size >= need && size < best.1;
-                best = core::hint::select_unpredictable(better, (c, size), best);
-                c = or_end(chunk::next(c));
+        let head = self.bins.head(bin);
+        if !head.is_null() {
+            // SAFETY: a list's head is a free chunk.
+            let size = unsafe { chunk::size_of_header(chunk::header(head)) };
+            if size >= need {
+                return Some((head, size, bin));
             }
-        }
-        if !best.0.is_null() {
-            return Some((best.0, best.1, bin));
         }
         if let Some(above) = self.bins.first_non_empty_from(bin.index() + 1) {
             let c = self.bins.head(above);
@@ -499,14 +478,15 @@ impl Heap {
             return Some((c, size, above));
         }
         // Nothing above: the rest of the own class is all there is.
-        while c != end_ptr {
+        let mut c = head;
+        while !c.is_null() {
             // SAFETY: list members are free chunks.
             unsafe {
                 let size = chunk::size_of_header(chunk::header(c));
                 if size >= need {
                     return Some((c, size, bin));
                 }
-                c = or_end(chunk::next(c));
+                c = chunk::next(c);
             }
         }
         None
@@ -1176,8 +1156,8 @@ impl Heap {
         }
         let mut listed = 0usize;
         let mut listed_bytes = 0usize;
-        for bin in (bins::FIRST_LISTED..bins::BIN_COUNT).filter_map(Bin::new) {
-            let mut c = self.bins.head(bin);
+        for (bin, head, marked) in self.bins.lists() {
+            let mut c = head;
             let mut prev = ptr::null_mut();
             while !c.is_null() {
                 // SAFETY: list members are free chunks (checked just below
@@ -1203,8 +1183,8 @@ impl Heap {
                     c = chunk::next(c);
                 }
             }
-            if self.bins.head(bin).is_null() == self.bins.is_marked(bin) {
-                return fail(self.bins.head(bin), "bitmap disagrees with a free list");
+            if head.is_null() == marked {
+                return fail(head, "bitmap disagrees with a free list");
             }
         }
         if listed != free_chunks || listed_bytes != free_in_regions {
