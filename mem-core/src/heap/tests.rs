@@ -676,6 +676,60 @@ fn a_large_request_takes_a_fitting_block_of_its_own_class_first() {
 }
 
 #[test]
+fn a_class_above_comes_before_the_rest_of_the_own_class_which_comes_last() {
+    let arena = Arena::new(1 << 16);
+    let mut heap = heap_over(&arena, 0, 1 << 16);
+    // Chunks of 4016 (`b`) and 4000 bytes (`a`), both in the class of
+    // 4000 to 4031 bytes, and `c` of 8016 bytes in a class above; walls
+    // between them, and a filler that takes the rest of the arena, so that
+    // no other free chunk exists.
+    let (la, lb, lc, lw) = (
+        layout(3992, 8),
+        layout(4008, 8),
+        layout(8008, 8),
+        layout(600, 8),
+    );
+    let b = heap.allocate(lb).unwrap();
+    let w1 = heap.allocate(lw).unwrap();
+    let a = heap.allocate(la).unwrap();
+    let w2 = heap.allocate(lw).unwrap();
+    let c = heap.allocate(lc).unwrap();
+    let w3 = heap.allocate(lw).unwrap();
+    let rest = heap.stats().largest_free_block.unwrap();
+    let lf = layout(rest - chunk::WORD, 8);
+    let filler = heap.allocate(lf).unwrap();
+    assert_eq!(heap.stats().free_bytes, 0);
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(b, lb);
+        heap.deallocate(a, la);
+        heap.deallocate(c, lc);
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    // 4000 bytes need a 4016-byte chunk. The own class's head is `a`, too
+    // small: the class above serves it, without a walk down the own class.
+    let lr = layout(4000, 8);
+    let p = heap.allocate(lr).unwrap();
+    assert_eq!(p, c);
+    heap.check().unwrap();
+    // `c`'s 4000-byte tail now heads the own class, and nothing is free
+    // above: only then is the own class walked, past the tail and `a`.
+    let q = heap.allocate(lr).unwrap();
+    assert_eq!(q, b);
+    heap.check().unwrap();
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        for (ptr, l) in [(p, lr), (q, lr), (w1, lw), (w2, lw), (w3, lw), (filler, lf)] {
+            heap.deallocate(ptr, l);
+        }
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
+
+#[test]
 fn a_free_writes_nothing_into_the_freed_block() {
     // The caller of `dealloc` may still hold a reference to the block for
     // the duration of the call: the free must leave its bytes alone, on the
