@@ -59,8 +59,8 @@ impl Bin {
 /// O(1): one leading-zero count.
 #[inline(always)]
 pub(crate) fn bin_of(size: usize) -> Bin {
-    // `size >> (log2 - SUB_BITS)` is 16 + the sub-class, so one shift-add
-    // per term gives the TLSF index; both candidates are cheap enough to
+    // `size >> (log2 - SUB_BITS)` is `SUB_CLASSES` + the sub-class, so one
+    // shift-add per term gives the TLSF index; both candidates are cheap enough to
     // compute and select without a branch (small and large sizes mix).
     // Callers that know which side of `SMALL_LIMIT` the size is on get
     // the select folded away.

@@ -16,14 +16,14 @@ use super::stats::HeapStats;
 /// A heap over one or more memory regions, with no heap of its own.
 ///
 /// Blocks carry a one-word header; payloads are 16-byte aligned. Free blocks
-/// sit in one of ~900 free lists: one per exact size below 1 KiB (segregated
-/// fits), then 16 per power of two (TLSF). A two-level bitmap finds the first
-/// non-empty list that fits in O(1). Frees merge with free neighbours at once,
-/// so free memory never splinters into adjacent pieces. In front of that, a
-/// bounded cache of recently freed small blocks (up to 256 bytes, 16 per
-/// size) serves same-size reuse without touching neighbours; it is flushed
-/// into the core before any allocation fails, and by
-/// [`flush_cache`](Self::flush_cache).
+/// sit in one of 3,520 free lists: one per exact size below 1 KiB
+/// (segregated fits), then 64 per power of two (TLSF). A two-level bitmap
+/// finds the first non-empty list that fits in O(1). Frees merge with free
+/// neighbours at once, so free memory never splinters into adjacent pieces.
+/// In front of that, a bounded cache of recently freed small blocks (up to
+/// 256 bytes, 16 per size) serves same-size reuse without touching
+/// neighbours; it is flushed into the core before any allocation fails, and
+/// by [`flush_cache`](Self::flush_cache).
 ///
 /// | operation | cost |
 /// |---|---|
