@@ -77,6 +77,11 @@ impl core::fmt::Debug for Bins {
 
 impl Heap {
     /// A heap with no memory: every allocation fails until a region is added.
+    ///
+    /// A `Heap` is about 30 KiB, nearly all of it list heads: keep it in a
+    /// `static` (as [`LockedHeap`](super::LockedHeap) and
+    /// [`global_allocator!`](crate::global_allocator) do), not on a small
+    /// kernel stack.
     #[must_use]
     pub const fn empty() -> Self {
         Self {
