@@ -60,8 +60,9 @@ impl Bin {
 #[inline(always)]
 pub(crate) fn bin_of(size: usize) -> Bin {
     // `size >> (log2 - SUB_BITS)` is `SUB_CLASSES` + the sub-class, so one
-    // shift-add per term gives the TLSF index; both candidates are cheap enough to
-    // compute and select without a branch (small and large sizes mix).
+    // shift-add per term gives the TLSF index; both candidates are cheap
+    // enough to compute and select without a branch (small and large sizes
+    // mix).
     // Callers that know which side of `SMALL_LIMIT` the size is on get
     // the select folded away.
     // In terms of the leading-zero count `lz` (`log2 = BITS - 1 - lz`), in
@@ -103,6 +104,13 @@ pub(crate) struct Bins {
     words: [u64; WORDS],
     /// `heads[SINK]` is no list: see [`SINK`].
     heads: [*mut u8; BIN_COUNT],
+}
+
+/// Whether bin `i` is marked in bitmap word `word` (the word `i / 64`) and
+/// that word in the summary. Takes the words by value, so that a walk over
+/// every bin borrows the bitmap once (see [`Bins::lists`]).
+fn is_marked_in(word: u64, summary: u64, i: usize) -> bool {
+    word & (1 << (i % 64)) != 0 && summary & (1 << (i / 64)) != 0
 }
 
 /// The head slot of a class no chunk belongs in (sizes below [`MIN_CHUNK`]),
@@ -187,8 +195,7 @@ impl Bins {
         let heads = self.heads.as_ptr();
         let (words, summary) = (&self.words, self.summary);
         (FIRST_LISTED..BIN_COUNT).map(move |i| {
-            let w = i / 64;
-            let marked = words[w] & (1 << (i % 64)) != 0 && summary & (1 << w) != 0;
+            let marked = is_marked_in(words[i / 64], summary, i);
             // SAFETY: `i < BIN_COUNT`, the length of `heads`.
             (Bin(i), unsafe { heads.add(i).read() }, marked)
         })
@@ -197,7 +204,7 @@ impl Bins {
     /// Whether `bin` is marked non-empty in the bitmap.
     #[cfg(test)]
     pub(crate) fn is_marked(&self, bin: Bin) -> bool {
-        self.word(bin.0 / 64) & (1 << (bin.0 % 64)) != 0 && self.summary & (1 << (bin.0 / 64)) != 0
+        is_marked_in(self.word(bin.0 / 64), self.summary, bin.0)
     }
 
     /// The highest non-empty bin. O(1).
