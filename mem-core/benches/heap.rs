@@ -428,7 +428,7 @@ fn latency(heap: &dyn GlobalAlloc, per_ns: f64) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-fn print_untimed_tables(arena: &Arena, filter: &str) {
+fn print_untimed_tables(arena: &Arena, filter: &str, rounds: u64) {
     let per_ns = ticks_per_ns();
     println!(
         "\n| allocator | efficiency 10 kB (talc's trace) | efficiency 200 B | efficiency 30 kB | alloc+free p50 | p99 |"
@@ -440,18 +440,18 @@ fn print_untimed_tables(arena: &Arena, filter: &str) {
         // this benchmark's two maximum sizes: 8 MiB for 200 B keeps the
         // list-walking peers quick.
         let h = (a.make)(arena.0, 128 << 20);
-        let talcs = heap_efficiency(&*h, 128 << 20, 10_000, 24);
+        let talcs = heap_efficiency(&*h, 128 << 20, 10_000, rounds);
         drop(h);
         let h = (a.make)(arena.0, 8 << 20);
-        let small = heap_efficiency(&*h, 8 << 20, 200, 24);
+        let small = heap_efficiency(&*h, 8 << 20, 200, rounds);
         drop(h);
         let h = (a.make)(arena.0, 128 << 20);
-        let large = heap_efficiency(&*h, 128 << 20, 30_000, 24);
+        let large = heap_efficiency(&*h, 128 << 20, 30_000, rounds);
         drop(h);
         let h = (a.make)(arena.0, ARENA);
         let (p50, p99) = latency(&*h, per_ns);
         println!(
-            "| {} | {talcs:.1}% | {small:.1}% | {large:.1}% | {p50:.0} ns | {p99:.0} ns |",
+            "| {} | {talcs:.2}% | {small:.2}% | {large:.2}% | {p50:.0} ns | {p99:.0} ns |",
             a.name
         );
     }
@@ -712,7 +712,13 @@ fn main() {
     }
     // HEAP_BENCH_TABLES=names: only the efficiency and latency tables.
     if let Ok(filter) = std::env::var("HEAP_BENCH_TABLES") {
-        print_untimed_tables(&arena, &filter);
+        // HEAP_BENCH_EFFICIENCY_ROUNDS=n: more seeded rounds than the 24 of
+        // the full run, to tell apart variants a tenth of a point apart.
+        let rounds = std::env::var("HEAP_BENCH_EFFICIENCY_ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(24);
+        print_untimed_tables(&arena, &filter, rounds);
         return;
     }
     // HEAP_BENCH_TALC_PROTOCOL=names: talc's own trial protocol instead.
@@ -734,7 +740,7 @@ fn main() {
     let listing = std::env::args().any(|a| a == "--list" || a == "--test");
     // HEAP_BENCH_SKIP_TABLES=1 skips the untimed tables when iterating on speed.
     if !listing && std::env::var_os("HEAP_BENCH_SKIP_TABLES").is_none() {
-        print_untimed_tables(&arena, "");
+        print_untimed_tables(&arena, "", 24);
     }
     random_actions(&mut c, &arena);
     c.final_summary();

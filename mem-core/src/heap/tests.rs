@@ -597,10 +597,13 @@ fn realloc_slides_down_into_a_free_neighbour_when_nothing_else_fits() {
     assert!(grow_b_past_a_wall(true));
 }
 
-#[test]
-fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
-    let arena = Arena::new(1 << 15);
-    let mut heap = heap_over(&arena, 0, 1 << 15);
+/// A block of 4000 bytes above a 1000-byte hole and below a wall, in a heap
+/// of `heap_size` bytes (at most 32 KiB): `(heap, hole, block, wall)`.
+fn a_block_above_a_hole(
+    arena: &Arena,
+    heap_size: usize,
+) -> (Heap, NonNull<u8>, NonNull<u8>, NonNull<u8>) {
+    let mut heap = heap_over(arena, 0, heap_size);
     // Too big for the front cache, so freeing `hole` coalesces at once.
     let (lh, lb) = (layout(1000, 8), layout(4000, 8));
     let hole = heap.allocate(lh).unwrap();
@@ -611,11 +614,20 @@ fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
         b.as_ptr().write_bytes(0x3C, 4000);
         heap.deallocate(hole, lh);
     }
+    (heap, hole, b, wall)
+}
+
+#[test]
+fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
+    // 10 KiB, so that more than a quarter is in use throughout.
+    let arena = Arena::new(10 << 10);
+    let (mut heap, hole, b, wall) = a_block_above_a_hole(&arena, 10 << 10);
     // Shrinking by less than half stays in place.
     // SAFETY: `b` is live with its layout.
-    let same = unsafe { heap.reallocate(b, lb, 2500) }.unwrap();
+    let same = unsafe { heap.reallocate(b, layout(4000, 8), 2500) }.unwrap();
     assert_eq!(same, b);
     heap.check().unwrap();
+    assert!(heap.stats().free_bytes < (10 << 10) * 3 / 4);
     // To half or less: the block moves down into the hole, and its old
     // place merges with the free space around it.
     // SAFETY: `same` is live with 2500 bytes.
@@ -629,6 +641,34 @@ fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
     // SAFETY: live blocks with their layouts.
     unsafe {
         heap.deallocate(moved, layout(900, 8));
+        heap.deallocate(wall, layout(600, 8));
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
+
+#[test]
+fn realloc_shrinking_in_a_mostly_free_heap_stays_in_place() {
+    // The same blocks in 32 KiB: less than a quarter in use, so the shrink
+    // does not pay a copy for density.
+    let arena = Arena::new(1 << 15);
+    let (mut heap, hole, b, wall) = a_block_above_a_hole(&arena, 1 << 15);
+    assert!(heap.stats().free_bytes > (1 << 15) * 3 / 4);
+    // SAFETY: `b` is live with its layout.
+    let same = unsafe { heap.reallocate(b, layout(4000, 8), 900) }.unwrap();
+    assert_eq!(same, b);
+    heap.check().unwrap();
+    // SAFETY: the first 900 bytes were kept.
+    let kept = unsafe { core::slice::from_raw_parts(same.as_ptr(), 900) };
+    assert!(kept.iter().all(|&x| x == 0x3C));
+    // The hole is still free and takes the next block that fits it.
+    let again = heap.allocate(layout(1000, 8)).unwrap();
+    assert_eq!(again, hole);
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(again, layout(1000, 8));
+        heap.deallocate(same, layout(900, 8));
         heap.deallocate(wall, layout(600, 8));
     }
     heap.flush_cache();
