@@ -13,7 +13,8 @@
 //! - After the runs, a table of million actions per second and ratios
 //!   against talc, read back from criterion's estimates.
 //! - Environment variables select other modes instead (see `main`):
-//!   interleaved slices, talc's own trial protocol, untimed runs for
+//!   interleaved slices (optionally with a probe of what the trace alone
+//!   costs), talc's own trial protocol, untimed runs for
 //!   `perf stat`, or only the tables.
 //!
 //! Run: `cargo bench -p mem-core --bench heap --features linked_list_allocator,embedded-alloc
@@ -23,6 +24,8 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::ptr::NonNull;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
@@ -100,6 +103,63 @@ unsafe impl GlobalAlloc for Rlsf {
             .map_or(std::ptr::null_mut(), NonNull::as_ptr)
     }
 }
+
+/// Not an allocator: a bump pointer that wraps around its slice of the arena,
+/// never frees, never touches memory and keeps no contents across a realloc.
+/// Driven by the same traces, its rate is the trace's own cost, a ceiling no
+/// allocator's rate can pass, so that a ratio goal can be checked for
+/// reachability. Blocks older than one trip around the slice are handed out
+/// again; the traces never read their blocks, and only the probe's rate is
+/// used. Only in the interleaved mode, by the name `floor`: in the
+/// efficiency tables it would never fail.
+struct Floor {
+    start: usize,
+    end: usize,
+    next: AtomicUsize,
+}
+
+impl Floor {
+    fn bump(&self, layout: Layout) -> *mut u8 {
+        let align = layout.align() - 1;
+        let mut p = (self.next.load(Relaxed) + align) & !align;
+        if p + layout.size() > self.end {
+            p = (self.start + align) & !align;
+        }
+        self.next.store(p + layout.size(), Relaxed);
+        p as *mut u8
+    }
+}
+
+// SAFETY: every block lies inside the arena slice handed over in `FLOOR`'s
+// `make`, aligned as asked; nothing is written through them. This breaks
+// `GlobalAlloc`'s promises on reuse and on realloc contents, as the type's
+// description says: it is driven only by `Trace`, which reads no block.
+unsafe impl GlobalAlloc for Floor {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.bump(layout)
+    }
+    unsafe fn dealloc(&self, _: *mut u8, _: Layout) {}
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size <= layout.size() {
+            return ptr;
+        }
+        // No copy: what a realloc must copy depends on the allocator (one that
+        // grows in place copies nothing), so it is no part of the trace's cost.
+        // SAFETY: `new_size` was a valid size for this alignment (the caller's promise).
+        self.bump(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) })
+    }
+}
+
+const FLOOR: Named = Named {
+    name: "floor (trace cost)",
+    make: |s, n| {
+        Box::new(Floor {
+            start: s as usize,
+            end: s as usize + n,
+            next: AtomicUsize::new(s as usize),
+        })
+    },
+};
 
 const ALLOCATORS: &[Named] = &[
     Named {
@@ -471,7 +531,10 @@ fn chosen(filter: &str) -> Vec<&'static Named> {
 /// short slice of each trace in turn, `rounds` times, and the median slice
 /// counts. Interleaving spreads the noise of a shared machine evenly.
 fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
-    let chosen = chosen(filter);
+    let mut chosen = chosen(filter);
+    if filter.split(',').any(|f| f == "floor") {
+        chosen.push(&FLOOR);
+    }
     println!(
         "\nInterleaved medians, million actions per second (ratio to talc), {rounds} x {slice:?} slices:\n"
     );
