@@ -40,6 +40,13 @@ const MIN_LIVE: usize = 300;
 /// above this many, an allocation turns into a free.
 const MAX_LIVE: usize = 2000;
 const SEED: u64 = 0x05EE_D0FA_110C;
+/// Seeded rounds per heap-efficiency figure.
+const EFFICIENCY_ROUNDS: u64 = 24;
+
+/// The number in environment variable `name`, if it is set and parses.
+fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok()?.parse().ok()
+}
 
 /// A page-aligned arena from the system allocator, reused by every allocator.
 struct Arena(*mut u8);
@@ -547,10 +554,7 @@ fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
     // HEAP_BENCH_ROTATE=k: allocator i runs in the arena's slice (i + k) mod
     // n instead of slice i, to check that no allocator owes its rate to
     // where its slice lies (how the kernel backs those pages).
-    let rotate: usize = std::env::var("HEAP_BENCH_ROTATE")
-        .ok()
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(0);
+    let rotate: usize = env_number("HEAP_BENCH_ROTATE").unwrap_or(0);
     let share = ARENA / chosen.len();
     for (si, &(_, max, realloc)) in SIZES.iter().enumerate() {
         let heaps: Vec<_> = chosen
@@ -728,10 +732,7 @@ fn main() {
             .find(|a| a.name.contains(&*only))
             .expect("no such allocator");
         // HEAP_BENCH_PAIR=bytes: the same alloc+free pair, `steps` times.
-        if let Some(bytes) = std::env::var("HEAP_BENCH_PAIR")
-            .ok()
-            .and_then(|b| b.parse().ok())
-        {
+        if let Some(bytes) = env_number("HEAP_BENCH_PAIR") {
             let heap = (a.make)(arena.0, ARENA);
             let l = Layout::from_size_align(bytes, 8).unwrap();
             for _ in 0..steps {
@@ -775,12 +776,9 @@ fn main() {
     }
     // HEAP_BENCH_TABLES=names: only the efficiency and latency tables.
     if let Ok(filter) = std::env::var("HEAP_BENCH_TABLES") {
-        // HEAP_BENCH_EFFICIENCY_ROUNDS=n: more seeded rounds than the 24 of
-        // the full run, to tell apart variants a tenth of a point apart.
-        let rounds = std::env::var("HEAP_BENCH_EFFICIENCY_ROUNDS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(24);
+        // HEAP_BENCH_EFFICIENCY_ROUNDS=n: more seeded rounds than the full
+        // run's, to tell apart variants a tenth of a point apart.
+        let rounds = env_number("HEAP_BENCH_EFFICIENCY_ROUNDS").unwrap_or(EFFICIENCY_ROUNDS);
         print_untimed_tables(&arena, &filter, rounds);
         return;
     }
@@ -790,10 +788,7 @@ fn main() {
         return;
     }
     if let Ok(filter) = std::env::var("HEAP_BENCH_INTERLEAVED") {
-        let rounds = std::env::var("HEAP_BENCH_ROUNDS")
-            .ok()
-            .and_then(|r| r.parse().ok())
-            .unwrap_or(15);
+        let rounds = env_number("HEAP_BENCH_ROUNDS").unwrap_or(15);
         interleaved(&arena, rounds, Duration::from_millis(100), &filter);
         return;
     }
@@ -803,7 +798,7 @@ fn main() {
     let listing = std::env::args().any(|a| a == "--list" || a == "--test");
     // HEAP_BENCH_SKIP_TABLES=1 skips the untimed tables when iterating on speed.
     if !listing && std::env::var_os("HEAP_BENCH_SKIP_TABLES").is_none() {
-        print_untimed_tables(&arena, "", 24);
+        print_untimed_tables(&arena, "", EFFICIENCY_ROUNDS);
     }
     random_actions(&mut c, &arena);
     c.final_summary();
