@@ -598,7 +598,7 @@ fn realloc_slides_down_into_a_free_neighbour_when_nothing_else_fits() {
 }
 
 /// A block of 4000 bytes above a 1000-byte hole and below a wall, in a heap
-/// of `heap_size` bytes (at most 32 KiB): `(heap, hole, block, wall)`.
+/// of `heap_size` bytes: `(heap, hole, block, wall)`.
 fn a_block_above_a_hole(
     arena: &Arena,
     heap_size: usize,
