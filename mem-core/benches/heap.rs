@@ -14,8 +14,9 @@
 //!   against talc, read back from criterion's estimates.
 //! - Environment variables select other modes instead (see `main`):
 //!   interleaved slices (optionally with a probe of what the trace alone
-//!   costs), talc's own trial protocol, untimed runs for
-//!   `perf stat`, or only the tables.
+//!   costs, and optionally timing only the heap calls of actions decided
+//!   ahead), talc's own trial protocol, untimed runs for `perf stat`, or
+//!   only the tables.
 //!
 //! Run: `cargo bench -p mem-core --bench heap --features linked_list_allocator,embedded-alloc
 //! -- --warm-up-time 1 --measurement-time 2`
@@ -249,6 +250,55 @@ impl Rng {
     }
 }
 
+/// One action of a random-actions trace, decided before any heap call.
+#[derive(Clone, Copy)]
+enum Action {
+    Alloc(Layout),
+    /// Free the live block at this index (`swap_remove` order).
+    Free(usize),
+    /// Resize the live block at this index to this many bytes.
+    Realloc(usize, usize),
+    /// A realloc drawn while no block was live.
+    Nothing,
+}
+
+/// The decisions of a random-actions trace: which action comes next, given
+/// how many blocks are live. Kept apart from the heap calls so that a batch
+/// can be decided ahead, untimed (see [`Trace::replay_for`]), drawing the
+/// same numbers in the same order as deciding on the fly.
+struct Plan {
+    rng: Rng,
+    max: usize,
+    realloc: bool,
+    /// Above this many live blocks every allocation becomes a free.
+    max_live: usize,
+}
+
+impl Plan {
+    /// One random action, as talc's `random_actions`.
+    #[inline]
+    fn next(&mut self, live: usize) -> Action {
+        let action = self.rng.below(6 + self.realloc as usize);
+        if action == 6 {
+            if live == 0 {
+                return Action::Nothing;
+            }
+            let i = self.rng.below(live);
+            Action::Realloc(i, 1 + self.rng.below(self.max * 3 - 1))
+        } else if (action < 3 && live < self.max_live) || live < MIN_LIVE {
+            let size = self.rng.size(self.max);
+            let align = self.rng.align();
+            Action::Alloc(Layout::from_size_align(size, align).unwrap())
+        } else {
+            Action::Free(self.rng.below(live))
+        }
+    }
+}
+
+/// Actions decided per batch by [`Trace::replay_for`]: 12 KiB, so that the
+/// batch stays in the L1 cache next to the heap's own data.
+const REPLAY_BATCH: usize = 512;
+
 /// The live blocks of one trace; frees them all on drop.
 struct Trace<'a> {
     heap: &'a dyn GlobalAlloc,
@@ -257,11 +307,7 @@ struct Trace<'a> {
     moves: u64,
     /// Bytes the moving reallocs had to copy.
     copied: u64,
-    rng: Rng,
-    max: usize,
-    realloc: bool,
-    /// Above this many live blocks every allocation becomes a free.
-    max_live: usize,
+    plan: Plan,
 }
 
 impl<'a> Trace<'a> {
@@ -272,10 +318,12 @@ impl<'a> Trace<'a> {
             failures: 0,
             moves: 0,
             copied: 0,
-            rng: Rng(seed),
-            max,
-            realloc,
-            max_live: MAX_LIVE,
+            plan: Plan {
+                rng: Rng(seed),
+                max,
+                realloc,
+                max_live: MAX_LIVE,
+            },
         }
     }
 
@@ -314,23 +362,27 @@ impl<'a> Trace<'a> {
         true
     }
 
-    /// One random action, as talc's `random_actions`.
+    /// One random action, decided and done.
     #[inline]
     fn step(&mut self) {
-        let action = self.rng.below(6 + self.realloc as usize);
-        if action == 6 {
-            if !self.live.is_empty() {
-                let i = self.rng.below(self.live.len());
-                let new_size = 1 + self.rng.below(self.max * 3 - 1);
+        let action = self.plan.next(self.live.len());
+        self.apply(action);
+    }
+
+    /// Does `action`. An index past the live blocks (only after a failed
+    /// allocation in a batch decided ahead) counts as a failure.
+    #[inline]
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Alloc(layout) => {
+                self.alloc(layout);
+            }
+            Action::Free(i) if i < self.live.len() => self.free(i),
+            Action::Realloc(i, new_size) if i < self.live.len() => {
                 self.realloc(i, new_size);
             }
-        } else if (action < 3 && self.live.len() < self.max_live) || self.live.len() < MIN_LIVE {
-            let size = self.rng.size(self.max);
-            let align = self.rng.align();
-            self.alloc(Layout::from_size_align(size, align).unwrap());
-        } else {
-            let i = self.rng.below(self.live.len());
-            self.free(i);
+            Action::Nothing => {}
+            Action::Free(_) | Action::Realloc(..) => self.failures += 1,
         }
     }
 
@@ -345,6 +397,40 @@ impl<'a> Trace<'a> {
             n += 100;
         }
         n
+    }
+
+    /// Like [`run_for`](Self::run_for), but decides each batch of actions
+    /// ahead, untimed, and times only the heap calls and the bookkeeping of
+    /// live blocks: the trace's random numbers and decisions, which cost any
+    /// allocator the same, stay out of the rate. Returns the actions done and
+    /// the time they took.
+    fn replay_for(&mut self, span: Duration) -> (u64, Duration) {
+        let (mut n, mut timed) = (0u64, Duration::ZERO);
+        while timed < span {
+            timed += self.replay_batch();
+            n += REPLAY_BATCH as u64;
+        }
+        (n, timed)
+    }
+
+    /// Decides [`REPLAY_BATCH`] actions, then does them; returns the time
+    /// the doing took.
+    fn replay_batch(&mut self) -> Duration {
+        let mut batch = [Action::Nothing; REPLAY_BATCH];
+        let mut live = self.live.len();
+        for a in &mut batch {
+            *a = self.plan.next(live);
+            match a {
+                Action::Alloc(_) => live += 1,
+                Action::Free(_) => live -= 1,
+                Action::Realloc(..) | Action::Nothing => {}
+            }
+        }
+        let start = Instant::now();
+        for &a in &batch {
+            self.apply(a);
+        }
+        start.elapsed()
     }
 
     fn used(&self) -> usize {
@@ -400,15 +486,15 @@ fn heap_efficiency(heap: &dyn GlobalAlloc, arena: usize, max: usize, rounds: u64
     for round in 0..rounds {
         let mut t = Trace::new(heap, max, true, SEED ^ round);
         loop {
-            let ok = match t.rng.below(10) {
+            let ok = match t.plan.rng.below(10) {
                 0..=4 => {
-                    let size = t.rng.size(max);
-                    let align = t.rng.align();
+                    let size = t.plan.rng.size(max);
+                    let align = t.plan.rng.align();
                     t.alloc(Layout::from_size_align(size, align).unwrap())
                 }
                 5 => {
                     if !t.live.is_empty() {
-                        let i = t.rng.below(t.live.len());
+                        let i = t.plan.rng.below(t.live.len());
                         t.free(i);
                     }
                     true
@@ -417,8 +503,8 @@ fn heap_efficiency(heap: &dyn GlobalAlloc, arena: usize, max: usize, rounds: u64
                     if t.live.is_empty() {
                         true
                     } else {
-                        let i = t.rng.below(t.live.len());
-                        let new_size = 1 + t.rng.below(max * 10 - 1);
+                        let i = t.plan.rng.below(t.live.len());
+                        let new_size = 1 + t.plan.rng.below(max * 10 - 1);
                         t.realloc(i, new_size)
                     }
                 }
@@ -464,7 +550,7 @@ fn latency(heap: &dyn GlobalAlloc, per_ns: f64) -> (f64, f64) {
     let mut empty = Vec::with_capacity(samples);
     for _ in 0..samples {
         t.step();
-        let l = Layout::from_size_align(t.rng.size(200), t.rng.align()).unwrap();
+        let l = Layout::from_size_align(t.plan.rng.size(200), t.plan.rng.align()).unwrap();
         let t0 = ticks();
         // SAFETY: non-zero size; freed at once with its layout.
         unsafe {
@@ -536,14 +622,21 @@ fn chosen(filter: &str) -> Vec<&'static Named> {
 
 /// Million actions per second, measured interleaved: every allocator runs a
 /// short slice of each trace in turn, `rounds` times, and the median slice
-/// counts. Interleaving spreads the noise of a shared machine evenly.
-fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
+/// counts. Interleaving spreads the noise of a shared machine evenly. With
+/// `replay`, each slice decides its actions ahead in batches and times only
+/// their execution ([`Trace::replay_for`]).
+fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str, replay: bool) {
     let mut chosen = chosen(filter);
     if filter.split(',').any(|f| f == "floor") {
         chosen.push(&FLOOR);
     }
+    let timed = if replay {
+        "heap calls only, actions decided ahead"
+    } else {
+        "actions decided on the fly"
+    };
     println!(
-        "\nInterleaved medians, million actions per second (ratio to talc), {rounds} x {slice:?} slices:\n"
+        "\nInterleaved medians, million actions per second (ratio to talc), {rounds} x {slice:?} slices, {timed}:\n"
     );
     print!("| allocator |");
     for (label, ..) in SIZES {
@@ -576,9 +669,13 @@ fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str) {
         }
         for _ in 0..rounds {
             for (ai, t) in traces.iter_mut().enumerate() {
-                let start = Instant::now();
-                let n = t.run_for(slice);
-                rates[ai][si].push(n as f64 / start.elapsed().as_secs_f64() / 1e6);
+                let (n, took) = if replay {
+                    t.replay_for(slice)
+                } else {
+                    let start = Instant::now();
+                    (t.run_for(slice), start.elapsed())
+                };
+                rates[ai][si].push(n as f64 / took.as_secs_f64() / 1e6);
             }
         }
         for (t, a) in traces.iter().zip(&chosen) {
@@ -628,7 +725,7 @@ fn talc_protocol(arena: &Arena, filter: &str) {
     let chosen = chosen(filter);
     let run = |heap: &dyn GlobalAlloc, max, realloc, seed, span| {
         let mut t = Trace::new(heap, max, realloc, seed);
-        t.max_live = usize::MAX;
+        t.plan.max_live = usize::MAX;
         let n = t.run_for(span);
         (n - t.failures, t.live.len())
     };
@@ -751,10 +848,18 @@ fn main() {
             // HEAP_BENCH_UNCAPPED=1: no upper bound on live blocks, as in
             // talc's protocol.
             if std::env::var_os("HEAP_BENCH_UNCAPPED").is_some() {
-                t.max_live = usize::MAX;
+                t.plan.max_live = usize::MAX;
             }
-            for _ in 0..steps {
-                t.step();
+            // HEAP_BENCH_REPLAY=1: decide the actions ahead in batches, as
+            // in the interleaved mode (whole batches: `steps` rounds up).
+            if std::env::var_os("HEAP_BENCH_REPLAY").is_some() {
+                for _ in 0..steps.div_ceil(REPLAY_BATCH as u64) {
+                    t.replay_batch();
+                }
+            } else {
+                for _ in 0..steps {
+                    t.step();
+                }
             }
             if std::env::var_os("HEAP_BENCH_VERBOSE").is_some() {
                 let top = t
@@ -789,7 +894,9 @@ fn main() {
     }
     if let Ok(filter) = std::env::var("HEAP_BENCH_INTERLEAVED") {
         let rounds = env_number("HEAP_BENCH_ROUNDS").unwrap_or(15);
-        interleaved(&arena, rounds, Duration::from_millis(100), &filter);
+        // HEAP_BENCH_REPLAY=1: time the heap calls only (see `replay_for`).
+        let replay = std::env::var_os("HEAP_BENCH_REPLAY").is_some();
+        interleaved(&arena, rounds, Duration::from_millis(100), &filter, replay);
         return;
     }
     let mut c = Criterion::default()

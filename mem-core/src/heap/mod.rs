@@ -14,6 +14,7 @@ mod cache;
 mod chunk;
 mod error;
 mod locked;
+mod prefetch;
 mod region;
 mod stats;
 mod tlsf;

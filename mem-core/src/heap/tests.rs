@@ -805,6 +805,42 @@ fn a_free_writes_nothing_into_the_freed_block() {
 }
 
 #[test]
+fn a_pending_block_larger_than_its_layout_counts_in_full() {
+    // A free too large for the front cache stays pending, counted at the
+    // chunk size its layout implies. A chunk that absorbed a remainder too
+    // small to split off is larger than that: statistics and the check must
+    // see its real size before it settles, and settling must count the rest.
+    let arena = Arena::new(1 << 16);
+    let mut heap = heap_over(&arena, 0, 1 << 16);
+    // A 512-byte chunk, held in place by the block above it, then freed.
+    let hole = heap.allocate(layout(504, 8)).unwrap();
+    let wall = heap.allocate(layout(504, 8)).unwrap();
+    // SAFETY: live block with its layout.
+    unsafe { heap.deallocate(hole, layout(504, 8)) };
+    heap.flush_cache();
+    let free = heap.stats().free_bytes;
+    // 488 bytes need a 496-byte chunk; the 16 bytes left of the hole cannot
+    // stand alone, so the block takes all 512.
+    let small = layout(488, 8);
+    let p = heap.allocate(small).unwrap();
+    assert_eq!(p, hole);
+    assert_eq!(heap.stats().free_bytes, free - 512);
+    // SAFETY: live block with its layout.
+    unsafe { heap.deallocate(p, small) };
+    heap.check().unwrap();
+    assert_eq!(heap.stats().free_bytes, free);
+    assert_eq!(heap.stats().largest_free_block, Some(free - 512));
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().free_bytes, free);
+    // SAFETY: live block with its layout.
+    unsafe { heap.deallocate(wall, layout(504, 8)) };
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
+
+#[test]
 fn over_aligned_small_requests_reuse_aligned_cached_blocks() {
     let arena = Arena::new(1 << 16);
     let mut heap = heap_over(&arena, 0, 1 << 16);

@@ -10,6 +10,7 @@ use super::bins::{self, Bin, Bins};
 use super::cache::{Cache, Pushed};
 use super::chunk::{self, GRANULE, MIN_CHUNK, WORD};
 use super::error::{CorruptionError, RegionError};
+use super::prefetch::prefetch;
 use super::region::{self, MIN_FRESH_REGION, PROLOGUE};
 use super::stats::HeapStats;
 
@@ -40,8 +41,10 @@ pub struct Heap {
     bins: Bins,
     cache: Cache,
     /// A block freed to the core whose free is not finished: its chunk
-    /// header (still marked used) or null, and its size, counted as free.
-    /// See [`release`](Self::release).
+    /// header (still marked used) or null, and the chunk size its layout
+    /// implies, counted as free (the chunk may be larger by less than
+    /// [`MIN_CHUNK`], a remainder too small to split off; settling counts
+    /// the difference). See [`release`](Self::release).
     pending: *mut u8,
     pending_size: usize,
     regions: *mut u8,
@@ -711,12 +714,20 @@ impl Heap {
             Pushed::TooLarge => {}
         }
         self.settle_pending();
-        // SAFETY: per the caller, `c` is the header of a live chunk; the
-        // header lies outside the caller's block.
-        let own = unsafe { chunk::size_of_header(chunk::header(c)) };
-        self.counters.free += own;
+        // Nothing is read here, not even the block's header: the two headers
+        // settling reads (the block's, and the one above it at the size the
+        // layout implies) are prefetched, so that both misses overlap with
+        // the caller's work. A load of the header here would hold the caller
+        // up until it returned, and the neighbour's miss would come later,
+        // alone. Cycles per action on the 30 kB trace (10 million actions):
+        // reading the header here 146.9, prefetching 145.5, and leaving both
+        // reads to the settling without a prefetch 152.4; with realloc,
+        // 359.4 and 347.2.
+        prefetch(c);
+        prefetch(c.wrapping_add(guess));
+        self.counters.free += guess;
         self.pending = c;
-        self.pending_size = own;
+        self.pending_size = guess;
     }
 
     /// Frees a chunk the front cache let go of. Out of line: a free the
@@ -742,10 +753,12 @@ impl Heap {
     #[inline(never)]
     fn settle_pending_now(&mut self) {
         let c = core::mem::replace(&mut self.pending, ptr::null_mut());
-        // SAFETY: a pending chunk is a used chunk of this heap, of exactly
+        // SAFETY: a pending chunk is a used chunk of this heap, of at least
         // `pending_size` bytes, that nobody uses any more; its `dealloc` has
-        // returned. Its bytes were counted free when it became pending.
-        unsafe { self.coalesce_guessing(c, self.pending_size) };
+        // returned. `pending_size` of its bytes were counted free when it
+        // became pending; the rest are counted now.
+        let own = unsafe { self.coalesce_guessing(c, self.pending_size) };
+        self.counters.free += own - self.pending_size;
     }
 
     /// Frees a block. O(1).
@@ -1052,17 +1065,18 @@ impl Heap {
     #[must_use]
     pub fn stats(&self) -> HeapStats {
         let c = self.counters;
+        let free = c.free + self.pending_uncounted();
         let largest = self.largest_free_block();
         HeapStats {
             bytes_in_use: c.in_use,
             peak_bytes: c.peak,
-            free_bytes: c.free,
+            free_bytes: free,
             total_bytes: c.arena,
             allocations: c.live,
             total_allocations: c.total,
             growth_events: c.growth,
             largest_free_block: Some(largest),
-            fragmentation_permille: Some(HeapStats::fragmentation_of(largest, c.free)),
+            fragmentation_permille: Some(HeapStats::fragmentation_of(largest, free)),
         }
     }
 
@@ -1086,6 +1100,17 @@ impl Heap {
         best.max(cached)
     }
 
+    /// Bytes of the pending block not yet counted free: the part of its
+    /// chunk beyond the size its layout implies (0 if none).
+    fn pending_uncounted(&self) -> usize {
+        if self.pending.is_null() {
+            return 0;
+        }
+        // SAFETY: the pending chunk is a used chunk of this heap.
+        let size = unsafe { chunk::size_of_header(chunk::header(self.pending)) };
+        size - self.pending_size
+    }
+
     /// The size the pending block will have once settled and merged with
     /// its free neighbours (0 if none), so that statistics show the
     /// coalesced picture without settling it.
@@ -1098,11 +1123,13 @@ impl Heap {
         // neighbours are chunks (or the prologue / epilogue) whose tags say
         // whether they are free, and a free chunk below has a footer.
         unsafe {
-            let mut size = self.pending_size;
-            if chunk::prev_is_free(chunk::header(c)) {
+            let h = chunk::header(c);
+            let own = chunk::size_of_header(h);
+            let mut size = own;
+            if chunk::prev_is_free(h) {
                 size += chunk::prev_size(c);
             }
-            let nh = chunk::header(c.add(self.pending_size));
+            let nh = chunk::header(c.add(own));
             if chunk::is_free(nh) {
                 size += chunk::size_of_header(nh);
             }
@@ -1230,8 +1257,15 @@ impl Heap {
         if !self.pending.is_null() {
             // SAFETY: the pending chunk is a used chunk of this heap.
             let h = unsafe { chunk::header(self.pending) };
-            if chunk::is_free(h) || chunk::size_of_header(h) != self.pending_size {
-                return fail(self.pending, "pending chunk is free or resized");
+            let size = chunk::size_of_header(h);
+            if chunk::is_free(h)
+                || size < self.pending_size
+                || size >= self.pending_size + MIN_CHUNK
+            {
+                return fail(
+                    self.pending,
+                    "pending chunk is free or not the size its layout implies",
+                );
             }
             cached_chunks += 1;
             cached_bytes += self.pending_size;
