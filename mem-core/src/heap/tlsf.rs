@@ -1103,27 +1103,31 @@ impl Heap {
     /// Bytes of the pending block not yet counted free: the part of its
     /// chunk beyond the size its layout implies (0 if none).
     fn pending_uncounted(&self) -> usize {
+        self.pending_header()
+            .map_or(0, |h| chunk::size_of_header(h) - self.pending_size)
+    }
+
+    /// The pending block's header word, if there is a pending block.
+    fn pending_header(&self) -> Option<usize> {
         if self.pending.is_null() {
-            return 0;
+            return None;
         }
         // SAFETY: the pending chunk is a used chunk of this heap.
-        let size = unsafe { chunk::size_of_header(chunk::header(self.pending)) };
-        size - self.pending_size
+        Some(unsafe { chunk::header(self.pending) })
     }
 
     /// The size the pending block will have once settled and merged with
     /// its free neighbours (0 if none), so that statistics show the
     /// coalesced picture without settling it.
     fn pending_coalesced_size(&self) -> usize {
-        let c = self.pending;
-        if c.is_null() {
+        let Some(h) = self.pending_header() else {
             return 0;
-        }
+        };
+        let c = self.pending;
         // SAFETY: the pending chunk is a used chunk of this heap; its
         // neighbours are chunks (or the prologue / epilogue) whose tags say
         // whether they are free, and a free chunk below has a footer.
         unsafe {
-            let h = chunk::header(c);
             let own = chunk::size_of_header(h);
             let mut size = own;
             if chunk::prev_is_free(h) {
@@ -1254,9 +1258,7 @@ impl Heap {
         }
         let mut cached_chunks = 0usize;
         self.cache.for_each(|_, _| cached_chunks += 1);
-        if !self.pending.is_null() {
-            // SAFETY: the pending chunk is a used chunk of this heap.
-            let h = unsafe { chunk::header(self.pending) };
+        if let Some(h) = self.pending_header() {
             let size = chunk::size_of_header(h);
             if chunk::is_free(h)
                 || size < self.pending_size
