@@ -355,18 +355,30 @@ impl Heap {
     /// allocation, does not pay for the registers the core needs.
     #[inline(never)]
     fn allocate_uncached(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
-        if layout.align() > GRANULE
-            && let Some((c, counted)) = self.cache.pop_aligned(need, layout.align())
-        {
+        if layout.align() > GRANULE {
+            return self.allocate_over_aligned(layout, need);
+        }
+        self.allocate_from_core(layout, need)
+            .or_else(|| self.flush_and_retry(layout, need))
+    }
+
+    /// [`allocate_uncached`](Self::allocate_uncached) for an alignment
+    /// above the granule (one request in sixteen in talc's traces). Out of
+    /// line: the front cache's scan for an aligned chunk and the core's
+    /// split at an aligned address need registers that the common path
+    /// would otherwise save and restore on every call (kept apart, it saves
+    /// three instead of six: 4 fewer instructions per action on the 30 kB
+    /// trace).
+    #[inline(never)]
+    fn allocate_over_aligned(&mut self, layout: Layout, need: usize) -> Option<NonNull<u8>> {
+        if let Some((c, counted)) = self.cache.pop_aligned(need, layout.align()) {
             self.counters.free -= counted;
             // SAFETY: a cached chunk is a used chunk of at least `need`
             // bytes; `pop_aligned` checked the payload's alignment.
             return Some(unsafe { NonNull::new_unchecked(c.add(WORD)) });
         }
-        match self.allocate_from_core(layout, need) {
-            Some(p) => Some(p),
-            None => self.flush_and_retry(layout, need),
-        }
+        self.allocate_from_core(layout, need)
+            .or_else(|| self.flush_and_retry(layout, need))
     }
 
     /// Before giving up, returns cached chunks to the core, where they may
