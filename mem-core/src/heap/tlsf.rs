@@ -468,7 +468,7 @@ impl Heap {
     #[inline(always)]
     fn find(&mut self, need: usize) -> Option<(*mut u8, usize, Bin)> {
         if need < bins::SMALL_LIMIT {
-            // Branching on the size first lets `bin_of` drop its other arm.
+            // Branching on the size first reduces `bin_of` to a shift.
             let bin = bins::bin_of(need);
             debug_assert!(bin.is_exact());
             let head = self.bins.head(bin);
