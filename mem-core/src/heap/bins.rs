@@ -78,13 +78,11 @@ pub(crate) fn bin_of(size: usize) -> Bin {
     Bin(index)
 }
 
-const _: () = assert!(
-    SMALL_LIMIT >> SUB_BITS == GRANULE,
-    "below `SMALL_LIMIT`, the TLSF shift must give the exact classes"
-);
+// Equivalently `SMALL_LIMIT >> SUB_BITS == GRANULE`.
 const _: () = assert!(
     SMALL_BINS == SUB_CLASSES,
-    "the first TLSF class must follow the last exact one"
+    "below `SMALL_LIMIT` the TLSF shift must give the exact classes, and the \
+     first TLSF class follow the last exact one"
 );
 const _: () = assert!(
     ((usize::BITS - 1 - SMALL_LIMIT_LOG2) as usize) * SUB_CLASSES + (2 * SUB_CLASSES - 1)
