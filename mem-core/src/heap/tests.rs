@@ -877,3 +877,37 @@ fn over_aligned_small_requests_reuse_aligned_cached_blocks() {
     heap.check().unwrap();
     assert_eq!(heap.stats().fragmentation_permille, Some(0));
 }
+
+#[test]
+fn back_to_back_large_frees_coalesce_while_the_next_is_pending() {
+    // Each large free becomes pending and settles the one before it, while
+    // the new one's chunk still reads as used: the settled block must treat
+    // it as a used neighbour, and once everything has settled the three
+    // adjacent blocks must form one free block again.
+    let arena = Arena::new(1 << 16);
+    let mut heap = heap_over(&arena, 0, 1 << 16);
+    let l = layout(2000, 8);
+    let blocks: Vec<NonNull<u8>> = (0..3).map(|_| heap.allocate(l).unwrap()).collect();
+    let wall = heap.allocate(layout(2000, 8)).unwrap();
+    let free = heap.stats().free_bytes;
+    for (i, &p) in blocks.iter().enumerate() {
+        // SAFETY: live block with its layout.
+        unsafe { heap.deallocate(p, l) };
+        heap.check().unwrap();
+        assert_eq!(heap.stats().free_bytes, free + (i + 1) * 2016);
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    // The three blocks merged: a block spanning them fits where they were.
+    let big = layout(3 * 2016 - 8, 8);
+    let p = heap.allocate(big).unwrap();
+    assert_eq!(p, blocks[0]);
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(p, big);
+        heap.deallocate(wall, layout(2000, 8));
+    }
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
