@@ -285,7 +285,7 @@ unsafe impl GlobalAlloc for LockedHeap {
         // allocator with `layout`; a failed attempt leaves it untouched, so
         // retrying after growth is sound.
         self.with_growth(new_layout, move |heap| unsafe {
-            heap.reallocate(NonNull::new_unchecked(ptr), layout, new_size)
+            heap.reallocate_inlined(NonNull::new_unchecked(ptr), layout, new_size)
         })
     }
 }
