@@ -886,9 +886,10 @@ fn back_to_back_large_frees_coalesce_while_the_next_is_pending() {
     // adjacent blocks must form one free block again.
     let arena = Arena::new(1 << 16);
     let mut heap = heap_over(&arena, 0, 1 << 16);
+    // 2000 bytes need a 2016-byte chunk (the header, rounded to 16).
     let l = layout(2000, 8);
     let blocks: Vec<NonNull<u8>> = (0..3).map(|_| heap.allocate(l).unwrap()).collect();
-    let wall = heap.allocate(layout(2000, 8)).unwrap();
+    let wall = heap.allocate(l).unwrap();
     let free = heap.stats().free_bytes;
     for (i, &p) in blocks.iter().enumerate() {
         // SAFETY: live block with its layout.
@@ -905,7 +906,7 @@ fn back_to_back_large_frees_coalesce_while_the_next_is_pending() {
     // SAFETY: live blocks with their layouts.
     unsafe {
         heap.deallocate(p, big);
-        heap.deallocate(wall, layout(2000, 8));
+        heap.deallocate(wall, l);
     }
     heap.flush_cache();
     heap.check().unwrap();

@@ -767,18 +767,14 @@ impl Heap {
     /// Finishes the free of the pending block, if any. O(1).
     #[inline(always)]
     fn settle_pending(&mut self) {
+        // Checked before it is cleared: no store when nothing is pending.
         if !self.pending.is_null() {
-            self.settle_pending_now();
+            let c = core::mem::replace(&mut self.pending, ptr::null_mut());
+            // SAFETY: a pending chunk is a used chunk of this heap, of at
+            // least `pending_size` bytes, that nobody uses any more; its
+            // `dealloc` has returned.
+            unsafe { self.settle(c, self.pending_size) };
         }
-    }
-
-    #[inline(always)]
-    fn settle_pending_now(&mut self) {
-        let c = core::mem::replace(&mut self.pending, ptr::null_mut());
-        // SAFETY: a pending chunk is a used chunk of this heap, of at least
-        // `pending_size` bytes, that nobody uses any more; its `dealloc` has
-        // returned.
-        unsafe { self.settle(c, self.pending_size) };
     }
 
     /// Finishes the free of a block that was pending with `counted` bytes
