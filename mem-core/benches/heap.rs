@@ -843,7 +843,15 @@ fn main() {
             if size.as_deref().is_some_and(|s| s != label) {
                 continue;
             }
-            let heap = (a.make)(arena.0, ARENA);
+            // HEAP_BENCH_SHARE=n: 1/n of the arena, the slice each of n
+            // allocators gets in the interleaved mode (how full a heap is
+            // decides, for one, whether ours compacts on realloc), and with
+            // HEAP_BENCH_SLOT=k its slice k (the memory behind the slices
+            // differs).
+            let n = env_number::<usize>("HEAP_BENCH_SHARE").unwrap_or(1).max(1);
+            let share = ARENA / n;
+            let slot = env_number::<usize>("HEAP_BENCH_SLOT").unwrap_or(0) % n;
+            let heap = (a.make)(arena.0.wrapping_add(slot * share), share);
             let mut t = Trace::new(&*heap, max, realloc, SEED);
             // HEAP_BENCH_UNCAPPED=1: no upper bound on live blocks, as in
             // talc's protocol.
