@@ -850,8 +850,10 @@ fn main() {
             // differs).
             let n = env_number::<usize>("HEAP_BENCH_SHARE").unwrap_or(1).max(1);
             let share = ARENA / n;
-            let slot = env_number::<usize>("HEAP_BENCH_SLOT").unwrap_or(0) % n;
-            let heap = (a.make)(arena.0.wrapping_add(slot * share), share);
+            let slot = env_number::<usize>("HEAP_BENCH_SLOT").unwrap_or(0);
+            assert!(slot < n, "HEAP_BENCH_SLOT={slot}: there are {n} slices");
+            let base = arena.0.wrapping_add(slot * share);
+            let heap = (a.make)(base, share);
             let mut t = Trace::new(&*heap, max, realloc, SEED);
             // HEAP_BENCH_UNCAPPED=1: no upper bound on live blocks, as in
             // talc's protocol.
@@ -881,7 +883,7 @@ fn main() {
                     t.moves,
                     t.copied >> 20,
                     t.failures,
-                    top.saturating_sub(arena.0 as usize) / 1024
+                    top.saturating_sub(base as usize) / 1024
                 );
             }
         }
