@@ -45,6 +45,15 @@ fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).unwrap()
 }
 
+/// The end of a test whose blocks are all freed: once the front cache is
+/// flushed, the heap is consistent and its free memory is one block.
+#[track_caller]
+fn assert_all_free_coalesced(heap: &mut Heap) {
+    heap.flush_cache();
+    heap.check().unwrap();
+    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+}
+
 /// The consistency check after each step of a test: natively every time;
 /// under Miri every 8th time, since there one check takes about a second
 /// (it reads the list head of every size class through the borrow tracker).
@@ -578,9 +587,7 @@ fn grow_b_past_a_wall(fill: bool) -> bool {
             heap.deallocate(f, lf);
         }
     }
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
     moved == a
 }
 
@@ -643,9 +650,7 @@ fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
         heap.deallocate(moved, layout(900, 8));
         heap.deallocate(wall, layout(600, 8));
     }
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
 }
 
 #[test]
@@ -671,9 +676,7 @@ fn realloc_shrinking_in_a_mostly_free_heap_stays_in_place() {
         heap.deallocate(same, layout(900, 8));
         heap.deallocate(wall, layout(600, 8));
     }
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
 }
 
 #[test]
@@ -710,9 +713,7 @@ fn a_large_request_takes_a_fitting_block_of_its_own_class_first() {
         heap.deallocate(wall, lw);
         heap.deallocate(wall2, lw);
     }
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
 }
 
 #[test]
@@ -764,9 +765,7 @@ fn a_class_above_comes_before_the_rest_of_the_own_class_which_comes_last() {
             heap.deallocate(ptr, l);
         }
     }
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
 }
 
 #[test]
@@ -798,9 +797,7 @@ fn a_free_writes_nothing_into_the_freed_block() {
             steps.check(&heap);
         }
         assert_eq!(heap.stats().bytes_in_use, 0);
-        heap.flush_cache();
-        heap.check().unwrap();
-        assert_eq!(heap.stats().fragmentation_permille, Some(0));
+        assert_all_free_coalesced(&mut heap);
     }
 }
 
@@ -835,9 +832,7 @@ fn a_pending_block_larger_than_its_layout_counts_in_full() {
     assert_eq!(heap.stats().free_bytes, free);
     // SAFETY: live block with its layout.
     unsafe { heap.deallocate(wall, layout(504, 8)) };
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
 }
 
 #[test]
@@ -873,9 +868,7 @@ fn over_aligned_small_requests_reuse_aligned_cached_blocks() {
     assert!(blocks.contains(&again));
     // SAFETY: live block with its layout.
     unsafe { heap.deallocate(again, l) };
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
 }
 
 #[test]
@@ -908,7 +901,5 @@ fn back_to_back_large_frees_coalesce_while_the_next_is_pending() {
         heap.deallocate(p, big);
         heap.deallocate(wall, l);
     }
-    heap.flush_cache();
-    heap.check().unwrap();
-    assert_eq!(heap.stats().fragmentation_permille, Some(0));
+    assert_all_free_coalesced(&mut heap);
 }
