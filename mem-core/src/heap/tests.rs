@@ -604,79 +604,72 @@ fn realloc_slides_down_into_a_free_neighbour_when_nothing_else_fits() {
     assert!(grow_b_past_a_wall(true));
 }
 
-/// A block of 4000 bytes above a 1000-byte hole and below a wall, in a heap
-/// of `heap_size` bytes: `(heap, hole, block, wall)`.
-fn a_block_above_a_hole(
-    arena: &Arena,
-    heap_size: usize,
-) -> (Heap, NonNull<u8>, NonNull<u8>, NonNull<u8>) {
-    let mut heap = heap_over(arena, 0, heap_size);
+/// Shrinks a 4000-byte block to `new_size` bytes in a heap of `heap_size`
+/// bytes, where the block lies above a 1600-byte hole and below a wall, and
+/// returns whether the block moved down into the hole. Checks the heap, the
+/// bytes kept and, once everything is freed, that free memory is one block.
+fn shrink_above_a_hole(heap_size: usize, new_size: usize) -> bool {
+    let arena = Arena::new(heap_size);
+    let mut heap = heap_over(&arena, 0, heap_size);
     // Too big for the front cache, so freeing `hole` coalesces at once.
-    let (lh, lb) = (layout(1000, 8), layout(4000, 8));
+    let (lh, lb, lw) = (layout(1600, 8), layout(4000, 8), layout(600, 8));
     let hole = heap.allocate(lh).unwrap();
     let b = heap.allocate(lb).unwrap();
-    let wall = heap.allocate(layout(600, 8)).unwrap();
+    let wall = heap.allocate(lw).unwrap();
     // SAFETY: `b` holds 4000 bytes; `hole` is live with its layout.
     unsafe {
         b.as_ptr().write_bytes(0x3C, 4000);
         heap.deallocate(hole, lh);
     }
-    (heap, hole, b, wall)
+    // SAFETY: `b` is live with its layout.
+    let after = unsafe { heap.reallocate(b, lb, new_size) }.unwrap();
+    heap.check().unwrap();
+    // SAFETY: the first `new_size` bytes were kept or copied.
+    let kept = unsafe { core::slice::from_raw_parts(after.as_ptr(), new_size) };
+    assert!(kept.iter().all(|&x| x == 0x3C));
+    let moved = after != b;
+    if moved {
+        assert_eq!(after, hole);
+        // The block's old place merged with the free space around it.
+        assert!(heap.largest_free_block() >= 4000);
+    } else {
+        // The hole is still free and takes the next block that fits it.
+        let again = heap.allocate(lh).unwrap();
+        assert_eq!(again, hole);
+        // SAFETY: `again` is live with its layout.
+        unsafe { heap.deallocate(again, lh) };
+    }
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate(after, layout(new_size, 8));
+        heap.deallocate(wall, lw);
+    }
+    assert_all_free_coalesced(&mut heap);
+    moved
+}
+
+// Used before the shrink: the 4000-byte block and the wall, 4632 bytes of
+// chunks, against heaps of 8, 12 and 32 KiB. 1500 bytes is less than half of
+// the block and more than a quarter; 900 bytes is a quarter or less.
+
+#[test]
+fn realloc_shrinking_to_half_or_less_in_a_heap_more_than_half_full_moves_down() {
+    assert!(!shrink_above_a_hole(8 << 10, 2100));
+    assert!(shrink_above_a_hole(8 << 10, 1500));
+    assert!(shrink_above_a_hole(8 << 10, 900));
 }
 
 #[test]
-fn realloc_shrinking_to_half_or_less_moves_into_a_free_block_below() {
-    // 10 KiB, so that more than a quarter is in use throughout.
-    let arena = Arena::new(10 << 10);
-    let (mut heap, hole, b, wall) = a_block_above_a_hole(&arena, 10 << 10);
-    // Shrinking by less than half stays in place.
-    // SAFETY: `b` is live with its layout.
-    let same = unsafe { heap.reallocate(b, layout(4000, 8), 2500) }.unwrap();
-    assert_eq!(same, b);
-    heap.check().unwrap();
-    assert!(heap.stats().free_bytes < (10 << 10) * 3 / 4);
-    // To half or less: the block moves down into the hole, and its old
-    // place merges with the free space around it.
-    // SAFETY: `same` is live with 2500 bytes.
-    let moved = unsafe { heap.reallocate(same, layout(2500, 8), 900) }.unwrap();
-    assert_eq!(moved, hole);
-    heap.check().unwrap();
-    // SAFETY: the first 900 bytes were copied.
-    let kept = unsafe { core::slice::from_raw_parts(moved.as_ptr(), 900) };
-    assert!(kept.iter().all(|&x| x == 0x3C));
-    assert!(heap.largest_free_block() >= 4000);
-    // SAFETY: live blocks with their layouts.
-    unsafe {
-        heap.deallocate(moved, layout(900, 8));
-        heap.deallocate(wall, layout(600, 8));
-    }
-    assert_all_free_coalesced(&mut heap);
+fn realloc_shrinking_in_a_heap_a_quarter_to_half_full_moves_down_only_to_a_quarter() {
+    assert!(!shrink_above_a_hole(12 << 10, 1500));
+    assert!(shrink_above_a_hole(12 << 10, 900));
 }
 
 #[test]
 fn realloc_shrinking_in_a_mostly_free_heap_stays_in_place() {
-    // The same blocks in 32 KiB: less than a quarter in use, so the shrink
-    // does not pay a copy for density.
-    let arena = Arena::new(1 << 15);
-    let (mut heap, hole, b, wall) = a_block_above_a_hole(&arena, 1 << 15);
-    assert!(heap.stats().free_bytes > (1 << 15) * 3 / 4);
-    // SAFETY: `b` is live with its layout.
-    let same = unsafe { heap.reallocate(b, layout(4000, 8), 900) }.unwrap();
-    assert_eq!(same, b);
-    heap.check().unwrap();
-    // SAFETY: the first 900 bytes were kept.
-    let kept = unsafe { core::slice::from_raw_parts(same.as_ptr(), 900) };
-    assert!(kept.iter().all(|&x| x == 0x3C));
-    // The hole is still free and takes the next block that fits it.
-    let again = heap.allocate(layout(1000, 8)).unwrap();
-    assert_eq!(again, hole);
-    // SAFETY: live blocks with their layouts.
-    unsafe {
-        heap.deallocate(again, layout(1000, 8));
-        heap.deallocate(same, layout(900, 8));
-        heap.deallocate(wall, layout(600, 8));
-    }
-    assert_all_free_coalesced(&mut heap);
+    // Less than a quarter in use: the shrink does not pay a copy for density.
+    assert!(!shrink_above_a_hole(32 << 10, 1500));
+    assert!(!shrink_above_a_hole(32 << 10, 900));
 }
 
 #[test]
