@@ -648,9 +648,11 @@ fn shrink_above_a_hole(heap_size: usize, new_size: usize) -> bool {
     moved
 }
 
-// Used before the shrink: the 4000-byte block and the wall, 4632 bytes of
-// chunks, against heaps of 8, 12 and 32 KiB. 1500 bytes is less than half of
-// the block and more than a quarter; 900 bytes is a quarter or less.
+// In use before the shrink: the 4000-byte block and the wall, 4632 bytes of
+// chunks, so a heap of 8 KiB is more than half full, one of 12 KiB a quarter
+// to half, one of 32 KiB less than a quarter. 2100 bytes is more than half of
+// the block, 1500 bytes half or less but more than a quarter, 900 bytes a
+// quarter or less.
 
 #[test]
 fn realloc_shrinking_to_half_or_less_in_a_heap_more_than_half_full_moves_down() {

@@ -816,11 +816,10 @@ impl Heap {
     /// down if the first fitting free block lies below it and the shrink is
     /// deep enough for how full the heap is (to half or less once more than
     /// half of the heap is in use, to a quarter or less once more than a
-    /// quarter is): left in place, the small remainder
-    /// would split the space it frees from its free neighbours (compacting
-    /// this way lifts heap efficiency at first failure by about 1 point on
-    /// 30 kB blocks; a mostly free heap does not need the density and skips
-    /// the copy). When
+    /// quarter is): left in place, the small remainder would split the space
+    /// it frees from its free neighbours (compacting this way lifts heap
+    /// efficiency at first failure by about 1 point on 30 kB blocks; a
+    /// mostly free heap does not need the density and skips the copy). When
     /// no free block fits the new size, the block may still slide down into
     /// its free neighbour below (joined with its own space and any free
     /// neighbour above). Returns `None` (and leaves the block untouched) if
