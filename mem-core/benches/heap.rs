@@ -64,6 +64,15 @@ impl Arena {
         }
         Self(p)
     }
+
+    /// Slice `slot` of `n` equal slices: its start and size. The interleaved
+    /// mode gives each allocator one, and `HEAP_BENCH_SHARE` /
+    /// `HEAP_BENCH_SLOT` reproduce them in the `perf stat` mode.
+    fn slice(&self, slot: usize, n: usize) -> (*mut u8, usize) {
+        assert!(slot < n, "slice {slot} of {n}");
+        let share = ARENA / n;
+        (self.0.wrapping_add(slot * share), share)
+    }
 }
 
 type Make = fn(*mut u8, usize) -> Box<dyn GlobalAlloc + Sync>;
@@ -648,14 +657,13 @@ fn interleaved(arena: &Arena, rounds: usize, slice: Duration, filter: &str, repl
     // n instead of slice i, to check that no allocator owes its rate to
     // where its slice lies (how the kernel backs those pages).
     let rotate: usize = env_number("HEAP_BENCH_ROTATE").unwrap_or(0);
-    let share = ARENA / chosen.len();
     for (si, &(_, max, realloc)) in SIZES.iter().enumerate() {
         let heaps: Vec<_> = chosen
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let slot = (i + rotate) % chosen.len();
-                (a.make)(arena.0.wrapping_add(slot * share), share)
+                let (start, size) = arena.slice((i + rotate) % chosen.len(), chosen.len());
+                (a.make)(start, size)
             })
             .collect();
         let mut traces: Vec<Trace<'_>> = heaps
@@ -849,10 +857,9 @@ fn main() {
             // HEAP_BENCH_SLOT=k its slice k (the memory behind the slices
             // differs).
             let n = env_number::<usize>("HEAP_BENCH_SHARE").unwrap_or(1).max(1);
-            let share = ARENA / n;
             let slot = env_number::<usize>("HEAP_BENCH_SLOT").unwrap_or(0);
             assert!(slot < n, "HEAP_BENCH_SLOT={slot}: there are {n} slices");
-            let base = arena.0.wrapping_add(slot * share);
+            let (base, share) = arena.slice(slot, n);
             let heap = (a.make)(base, share);
             let mut t = Trace::new(&*heap, max, realloc, SEED);
             // HEAP_BENCH_UNCAPPED=1: no upper bound on live blocks, as in
