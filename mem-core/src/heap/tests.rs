@@ -551,7 +551,51 @@ fn front_cache_reuses_small_blocks_and_never_causes_failure() {
     assert_eq!(heap.stats().fragmentation_permille, Some(0));
 }
 
-/// A free 1000-byte block `a`, a 600-byte block `b` above it holding a
+/// Fills `p` with a pattern, reallocates it to `new_size` bytes, checks the
+/// heap, and checks that the bytes kept (as many as both sizes have) still
+/// hold the pattern. Returns the new block.
+///
+/// # Safety
+/// `p` is a live block of `heap` allocated for `l`.
+#[track_caller]
+unsafe fn reallocate_checked(
+    heap: &mut Heap,
+    p: NonNull<u8>,
+    l: Layout,
+    new_size: usize,
+) -> NonNull<u8> {
+    let pattern = 0xA7;
+    // SAFETY: per the caller, `p` is live and holds `l.size()` bytes.
+    let q = unsafe {
+        p.as_ptr().write_bytes(pattern, l.size());
+        heap.reallocate(p, l, new_size)
+    }
+    .unwrap();
+    heap.check().unwrap();
+    // SAFETY: `q` holds at least this many bytes, kept or copied from `p`.
+    let kept = unsafe { core::slice::from_raw_parts(q.as_ptr(), l.size().min(new_size)) };
+    assert!(kept.iter().all(|&x| x == pattern));
+    q
+}
+
+/// Frees `blocks`, the last live blocks of `heap`, and checks that its free
+/// memory is one block again.
+///
+/// # Safety
+/// Each block is a live block of `heap` allocated for its layout.
+#[track_caller]
+unsafe fn free_all_coalesced(
+    heap: &mut Heap,
+    blocks: impl IntoIterator<Item = (NonNull<u8>, Layout)>,
+) {
+    for (p, l) in blocks {
+        // SAFETY: per the caller.
+        unsafe { heap.deallocate(p, l) };
+    }
+    assert_all_free_coalesced(heap);
+}
+
+/// A free 1100-byte block `a`, a 600-byte block `b` above it holding a
 /// pattern, and a wall above `b`; with `fill`, the rest of the arena is
 /// used too. Grows `b` to 1400 bytes (not in place: the wall) and returns
 /// whether it landed where `a` was, after checking the moved bytes and that
@@ -560,7 +604,7 @@ fn grow_b_past_a_wall(fill: bool) -> bool {
     let arena = Arena::new(1 << 14);
     let mut heap = heap_over(&arena, 0, 1 << 14);
     // Too big for the front cache, so freeing `a` coalesces at once.
-    let (la, lb, lw) = (layout(1000, 8), layout(600, 8), layout(600, 8));
+    let (la, lb, lw) = (layout(1100, 8), layout(600, 8), layout(600, 8));
     let a = heap.allocate(la).unwrap();
     let b = heap.allocate(lb).unwrap();
     let wall = heap.allocate(lw).unwrap();
@@ -568,26 +612,14 @@ fn grow_b_past_a_wall(fill: bool) -> bool {
         let lf = layout(heap.stats().free_bytes - 64, 8);
         (heap.allocate(lf).unwrap(), lf)
     });
-    // SAFETY: `b` holds 600 bytes; `a` is live with its layout.
-    unsafe {
-        b.as_ptr().write_bytes(0x5A, 600);
+    // SAFETY: `a` and `b` are live with their layouts.
+    let moved = unsafe {
         heap.deallocate(a, la);
-    }
-    // SAFETY: `b` is live with its layout.
-    let moved = unsafe { heap.reallocate(b, lb, 1400) }.unwrap();
-    heap.check().unwrap();
-    // SAFETY: the first 600 bytes were moved.
-    let kept = unsafe { core::slice::from_raw_parts(moved.as_ptr(), 600) };
-    assert!(kept.iter().all(|&x| x == 0x5A));
+        reallocate_checked(&mut heap, b, lb, 1400)
+    };
+    let rest = [(moved, layout(1400, 8)), (wall, lw)];
     // SAFETY: live blocks with their layouts.
-    unsafe {
-        heap.deallocate(moved, layout(1400, 8));
-        heap.deallocate(wall, lw);
-        if let Some((f, lf)) = filler {
-            heap.deallocate(f, lf);
-        }
-    }
-    assert_all_free_coalesced(&mut heap);
+    unsafe { free_all_coalesced(&mut heap, rest.into_iter().chain(filler)) };
     moved == a
 }
 
@@ -604,6 +636,45 @@ fn realloc_slides_down_into_a_free_neighbour_when_nothing_else_fits() {
     assert!(grow_b_past_a_wall(true));
 }
 
+/// A 600-byte block `lo` holding a pattern, a 600-byte block `a` above it
+/// and a wall above `a`; with `fill`, a filler puts more than half of the
+/// heap in use. Frees `a`, grows `lo` to 1100 bytes and returns whether it
+/// grew in place (into `a`'s chunk, which the core then had as free), after
+/// checking the bytes kept and that freeing everything coalesces the heap.
+fn grow_into_a_freed_mid_sized_block(fill: bool) -> bool {
+    let arena = Arena::new(1 << 14);
+    let mut heap = heap_over(&arena, 0, 1 << 14);
+    let l = layout(600, 8);
+    let (lo, a, wall) = (
+        heap.allocate(l).unwrap(),
+        heap.allocate(l).unwrap(),
+        heap.allocate(l).unwrap(),
+    );
+    let lf = layout(1 << 13, 8);
+    let filler = fill.then(|| (heap.allocate(lf).unwrap(), lf));
+    // SAFETY: `a` and `lo` are live with their layouts.
+    let grown = unsafe {
+        heap.deallocate(a, l);
+        reallocate_checked(&mut heap, lo, l, 1100)
+    };
+    let rest = [(grown, layout(1100, 8)), (wall, l)];
+    // SAFETY: live blocks with their layouts.
+    unsafe { free_all_coalesced(&mut heap, rest.into_iter().chain(filler)) };
+    grown == lo
+}
+
+#[test]
+fn mid_sized_frees_wait_in_the_front_cache_while_the_heap_is_mostly_free() {
+    // Cached, `a` still reads as used to the core: `lo` must move.
+    assert!(!grow_into_a_freed_mid_sized_block(false));
+}
+
+#[test]
+fn mid_sized_frees_go_to_the_core_once_half_of_the_heap_is_in_use() {
+    // Freed into the core, `a` is a free neighbour: `lo` grows over it.
+    assert!(grow_into_a_freed_mid_sized_block(true));
+}
+
 /// Shrinks a 4000-byte block to `new_size` bytes in a heap of `heap_size`
 /// bytes, where the block lies above a 1600-byte hole and below a wall, and
 /// returns whether the block moved down into the hole. Checks the heap, the
@@ -616,17 +687,11 @@ fn shrink_above_a_hole(heap_size: usize, new_size: usize) -> bool {
     let hole = heap.allocate(lh).unwrap();
     let b = heap.allocate(lb).unwrap();
     let wall = heap.allocate(lw).unwrap();
-    // SAFETY: `b` holds 4000 bytes; `hole` is live with its layout.
-    unsafe {
-        b.as_ptr().write_bytes(0x3C, 4000);
+    // SAFETY: `hole` and `b` are live with their layouts.
+    let after = unsafe {
         heap.deallocate(hole, lh);
-    }
-    // SAFETY: `b` is live with its layout.
-    let after = unsafe { heap.reallocate(b, lb, new_size) }.unwrap();
-    heap.check().unwrap();
-    // SAFETY: the first `new_size` bytes were kept or copied.
-    let kept = unsafe { core::slice::from_raw_parts(after.as_ptr(), new_size) };
-    assert!(kept.iter().all(|&x| x == 0x3C));
+        reallocate_checked(&mut heap, b, lb, new_size)
+    };
     let moved = after != b;
     if moved {
         assert_eq!(after, hole);
@@ -640,11 +705,7 @@ fn shrink_above_a_hole(heap_size: usize, new_size: usize) -> bool {
         unsafe { heap.deallocate(again, lh) };
     }
     // SAFETY: live blocks with their layouts.
-    unsafe {
-        heap.deallocate(after, layout(new_size, 8));
-        heap.deallocate(wall, lw);
-    }
-    assert_all_free_coalesced(&mut heap);
+    unsafe { free_all_coalesced(&mut heap, [(after, layout(new_size, 8)), (wall, lw)]) };
     moved
 }
 
@@ -804,29 +865,30 @@ fn a_pending_block_larger_than_its_layout_counts_in_full() {
     // see its real size before it settles, and settling must count the rest.
     let arena = Arena::new(1 << 16);
     let mut heap = heap_over(&arena, 0, 1 << 16);
-    // A 512-byte chunk, held in place by the block above it, then freed.
-    let hole = heap.allocate(layout(504, 8)).unwrap();
-    let wall = heap.allocate(layout(504, 8)).unwrap();
+    // A 1504-byte chunk (too big for the front cache), held in place by the
+    // block above it, then freed.
+    let hole = heap.allocate(layout(1496, 8)).unwrap();
+    let wall = heap.allocate(layout(1496, 8)).unwrap();
     // SAFETY: live block with its layout.
-    unsafe { heap.deallocate(hole, layout(504, 8)) };
+    unsafe { heap.deallocate(hole, layout(1496, 8)) };
     heap.flush_cache();
     let free = heap.stats().free_bytes;
-    // 488 bytes need a 496-byte chunk; the 16 bytes left of the hole cannot
-    // stand alone, so the block takes all 512.
-    let small = layout(488, 8);
+    // 1480 bytes need a 1488-byte chunk; the 16 bytes left of the hole
+    // cannot stand alone, so the block takes all 1504.
+    let small = layout(1480, 8);
     let p = heap.allocate(small).unwrap();
     assert_eq!(p, hole);
-    assert_eq!(heap.stats().free_bytes, free - 512);
+    assert_eq!(heap.stats().free_bytes, free - 1504);
     // SAFETY: live block with its layout.
     unsafe { heap.deallocate(p, small) };
     heap.check().unwrap();
     assert_eq!(heap.stats().free_bytes, free);
-    assert_eq!(heap.stats().largest_free_block, Some(free - 512));
+    assert_eq!(heap.stats().largest_free_block, Some(free - 1504));
     heap.flush_cache();
     heap.check().unwrap();
     assert_eq!(heap.stats().free_bytes, free);
     // SAFETY: live block with its layout.
-    unsafe { heap.deallocate(wall, layout(504, 8)) };
+    unsafe { heap.deallocate(wall, layout(1496, 8)) };
     assert_all_free_coalesced(&mut heap);
 }
 

@@ -22,16 +22,17 @@ use super::stats::HeapStats;
 /// finds the first non-empty list that fits in O(1). Frees merge with free
 /// neighbours at once, so free memory never splinters into adjacent pieces.
 /// In front of that, a bounded cache of recently freed small blocks (up to
-/// 256 bytes, 16 per size) serves same-size reuse without touching
-/// neighbours; it is flushed into the core before any allocation fails, and
-/// by [`flush_cache`](Self::flush_cache).
+/// 256 bytes, and up to 1 KiB while more than half of the heap is free; 16
+/// per size) serves same-size reuse without touching neighbours; it is
+/// flushed into the core before any allocation fails, and by
+/// [`flush_cache`](Self::flush_cache).
 ///
 /// | operation | cost |
 /// |---|---|
-/// | [`allocate`](Self::allocate) | O(1) (it looks at one block of the request's size class), except when the only fitting blocks share that class: then a walk of that one list; a failure first flushes the cache (O(cached blocks), at most 240) |
+/// | [`allocate`](Self::allocate) | O(1) (it looks at one block of the request's size class), except when the only fitting blocks share that class: then a walk of that one list; a failure first flushes the cache (O(cached blocks), at most 1,008) |
 /// | [`deallocate`](Self::deallocate) | O(1) |
 /// | [`reallocate`](Self::reallocate) | O(1) in place (shrink, or grow into a free neighbour), else allocate + copy + free, else (no free block fits) a slide into the free block below (copy); a shrink moves (copy) into a free block at a lower address if the first fitting one is there: to half or less once more than half of the heap is in use, to a quarter or less once more than a quarter is |
-/// | [`flush_cache`](Self::flush_cache) | O(cached blocks), at most 240 |
+/// | [`flush_cache`](Self::flush_cache) | O(cached blocks), at most 1,008 |
 /// | [`check`](Self::check) | O(blocks) |
 /// | [`add_region`](Self::add_region) / [`extend`](Self::extend) | O(regions) |
 /// | [`stats`](Self::stats) | O(length of the largest size class's list) |
@@ -686,7 +687,8 @@ impl Heap {
 
     /// Returns the block at `ptr`, whose layout asked for `size` bytes, to
     /// the front cache (a full size class passes its oldest block on to the
-    /// core), or, if the block is too large for the cache, to the core.
+    /// core), or, if the block is too large for the cache (above 1 KiB, or
+    /// above 256 bytes once half of the heap is in use), to the core.
     ///
     /// Neither writes into the block. The caller of `dealloc` may still hold
     /// a reference to it for the duration of the call (std's `Box` does, and
@@ -708,7 +710,11 @@ impl Heap {
         // The chunk is at least the size its layout needs.
         let guess = chunk::chunk_size_for(size).unwrap_or(MIN_CHUNK);
         let c = heap_pointer(ptr).wrapping_sub(WORD);
-        match self.cache.push(c, guess) {
+        let counters = &self.counters;
+        match self
+            .cache
+            .push(c, guess, || counters.free > counters.arena / 2)
+        {
             Pushed::Cached => {
                 self.counters.free += guess;
                 return;
