@@ -7,13 +7,14 @@
 //! core's neighbour checks, list unlinks and bitmap updates.
 //!
 //! Chunks up to 256 bytes are always cached; chunks up to 1 KiB only while
-//! more than half of the heap is free (the caller says which, see
+//! less than a quarter of the heap is in use (the caller says which, see
 //! [`Cache::push`]). Those sizes are mostly blocks that a `realloc` grew
 //! past the small sizes, and moving such a block is an allocation and a
 //! free of that size: through the cache, 7% fewer cycles per action on the
 //! 200 B + realloc trace. In a fuller heap they go to the core, where they
 //! coalesce at once: cached, a chunk keeps its free neighbours from merging
-//! across it, which cost 0.3 points of heap efficiency on the 200 B trace.
+//! across it, which cost 0.3 points of heap efficiency on the 200 B trace
+//! when they were cached at any fullness.
 //!
 //! Depth is bounded per size, and the heap flushes every cached chunk into
 //! the coalescing core before it reports an allocation failure, so the cache
@@ -30,8 +31,8 @@ const CACHED_MAX: usize = 1024;
 const CLASSES: usize = (CACHED_MAX - MIN_CHUNK) / GRANULE + 1;
 /// Chunks kept per size: enough to absorb bursts (2 or 4 for the sizes
 /// above 256 bytes gave back most of their gain). A full cache holds 1,008
-/// chunks, 520 KiB, most of it in chunks cached only while half of the heap
-/// is free.
+/// chunks, 520 KiB, most of it in chunks cached only while three quarters
+/// of the heap are free.
 const DEPTH: u8 = 16;
 
 pub(crate) struct Cache {
@@ -119,7 +120,7 @@ impl Cache {
     /// earlier call, so the core may write into it now, while `c` (whose
     /// owner may still hold a reference for the duration of this free) may
     /// not be written. A chunk above 256 bytes is cached only if `roomy`
-    /// (called only then) says the heap is mostly free.
+    /// (called only for those) says the heap is mostly free.
     #[inline(always)]
     pub(crate) fn push(&mut self, c: *mut u8, size: usize, roomy: impl FnOnce() -> bool) -> Pushed {
         if size > ALWAYS_CACHED_MAX && (size > CACHED_MAX || !roomy()) {

@@ -637,8 +637,8 @@ fn realloc_slides_down_into_a_free_neighbour_when_nothing_else_fits() {
 }
 
 /// A 600-byte block `lo` holding a pattern, a 600-byte block `a` above it
-/// and a wall above `a`; with `fill`, a filler puts more than half of the
-/// heap in use. Frees `a`, grows `lo` to 1100 bytes and returns whether it
+/// and a wall above `a`; with `fill`, a filler puts more than a quarter of
+/// the heap in use (but less than half). Frees `a`, grows `lo` to 1100 bytes and returns whether it
 /// grew in place (into `a`'s chunk, which the core then had as free), after
 /// checking the bytes kept and that freeing everything coalesces the heap.
 fn grow_into_a_freed_mid_sized_block(fill: bool) -> bool {
@@ -650,7 +650,7 @@ fn grow_into_a_freed_mid_sized_block(fill: bool) -> bool {
         heap.allocate(l).unwrap(),
         heap.allocate(l).unwrap(),
     );
-    let lf = layout(1 << 13, 8);
+    let lf = layout(1 << 12, 8);
     let filler = fill.then(|| (heap.allocate(lf).unwrap(), lf));
     // SAFETY: `a` and `lo` are live with their layouts.
     let grown = unsafe {
@@ -670,7 +670,7 @@ fn mid_sized_frees_wait_in_the_front_cache_while_the_heap_is_mostly_free() {
 }
 
 #[test]
-fn mid_sized_frees_go_to_the_core_once_half_of_the_heap_is_in_use() {
+fn mid_sized_frees_go_to_the_core_once_a_quarter_of_the_heap_is_in_use() {
     // Freed into the core, `a` is a free neighbour: `lo` grows over it.
     assert!(grow_into_a_freed_mid_sized_block(true));
 }

@@ -22,9 +22,9 @@ use super::stats::HeapStats;
 /// finds the first non-empty list that fits in O(1). Frees merge with free
 /// neighbours at once, so free memory never splinters into adjacent pieces.
 /// In front of that, a bounded cache of recently freed small blocks (up to
-/// 256 bytes, and up to 1 KiB while more than half of the heap is free; 16
-/// per size) serves same-size reuse without touching neighbours; it is
-/// flushed into the core before any allocation fails, and by
+/// 256 bytes, and up to 1 KiB while less than a quarter of the heap is in
+/// use; 16 per size) serves same-size reuse without touching neighbours; it
+/// is flushed into the core before any allocation fails, and by
 /// [`flush_cache`](Self::flush_cache).
 ///
 /// | operation | cost |
@@ -688,7 +688,7 @@ impl Heap {
     /// Returns the block at `ptr`, whose layout asked for `size` bytes, to
     /// the front cache (a full size class passes its oldest block on to the
     /// core), or, if the block is too large for the cache (above 1 KiB, or
-    /// above 256 bytes once half of the heap is in use), to the core.
+    /// above 256 bytes once a quarter of the heap is in use), to the core.
     ///
     /// Neither writes into the block. The caller of `dealloc` may still hold
     /// a reference to it for the duration of the call (std's `Box` does, and
@@ -710,11 +710,13 @@ impl Heap {
         // The chunk is at least the size its layout needs.
         let guess = chunk::chunk_size_for(size).unwrap_or(MIN_CHUNK);
         let c = heap_pointer(ptr).wrapping_sub(WORD);
+        // Chunks above 256 bytes are cached only while less than a quarter
+        // of the heap is in use: the fullness below which compaction does
+        // not run either, since density does not matter yet.
         let counters = &self.counters;
-        match self
-            .cache
-            .push(c, guess, || counters.free > counters.arena / 2)
-        {
+        match self.cache.push(c, guess, || {
+            counters.free > counters.arena - counters.arena / 4
+        }) {
             Pushed::Cached => {
                 self.counters.free += guess;
                 return;
