@@ -10,11 +10,11 @@
 //! less than a quarter of the heap is in use (the caller says which, see
 //! [`Cache::push`]). Those sizes are mostly blocks that a `realloc` grew
 //! past the small sizes, and moving such a block is an allocation and a
-//! free of that size: through the cache, 7% fewer cycles per action on the
-//! 200 B + realloc trace. In a fuller heap they go to the core, where they
-//! coalesce at once: cached, a chunk keeps its free neighbours from merging
-//! across it, which cost 0.3 points of heap efficiency on the 200 B trace
-//! when they were cached at any fullness.
+//! free of that size: through the cache, about 8% fewer cycles per action
+//! on the 200 B + realloc trace. In a fuller heap they go to the core, where
+//! they coalesce at once: cached, a chunk keeps its free neighbours from
+//! merging across it, which cost 0.3 points of heap efficiency on the 200 B
+//! trace when they were cached at any fullness.
 //!
 //! Depth is bounded per size, and the heap flushes every cached chunk into
 //! the coalescing core before it reports an allocation failure, so the cache
