@@ -638,9 +638,10 @@ fn realloc_slides_down_into_a_free_neighbour_when_nothing_else_fits() {
 
 /// A 600-byte block `lo` holding a pattern, a 600-byte block `a` above it
 /// and a wall above `a`; with `fill`, a filler puts more than a quarter of
-/// the heap in use (but less than half). Frees `a`, grows `lo` to 1100 bytes and returns whether it
-/// grew in place (into `a`'s chunk, which the core then had as free), after
-/// checking the bytes kept and that freeing everything coalesces the heap.
+/// the heap in use (but less than half). Frees `a`, grows `lo` to 1100
+/// bytes and returns whether it grew in place (into `a`'s chunk, which the
+/// core then had as free), after checking the bytes kept and that freeing
+/// everything coalesces the heap.
 fn grow_into_a_freed_mid_sized_block(fill: bool) -> bool {
     let arena = Arena::new(1 << 14);
     let mut heap = heap_over(&arena, 0, 1 << 14);
