@@ -913,7 +913,10 @@ fn main() {
         let rounds = env_number("HEAP_BENCH_ROUNDS").unwrap_or(15);
         // HEAP_BENCH_REPLAY=1: time the heap calls only (see `replay_for`).
         let replay = std::env::var_os("HEAP_BENCH_REPLAY").is_some();
-        interleaved(&arena, rounds, Duration::from_millis(100), &filter, replay);
+        // HEAP_BENCH_SLICE_MS=n: each turn n ms instead of 100 (longer
+        // turns leave less weight on the caches each turn starts cold).
+        let slice = Duration::from_millis(env_number("HEAP_BENCH_SLICE_MS").unwrap_or(100));
+        interleaved(&arena, rounds, slice, &filter, replay);
         return;
     }
     let mut c = Criterion::default()
