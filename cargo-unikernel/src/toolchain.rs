@@ -167,15 +167,6 @@ pub fn ensure_toolchain(toolchain: &str, components: &[&str], why: &str) -> Resu
     )
 }
 
-/// Whether `toolchain` is installed with `component`.
-pub fn toolchain_has(toolchain: &str, component: &str) -> bool {
-    stdout_of(
-        "rustup",
-        &["component", "list", "--installed", "--toolchain", toolchain],
-    )
-    .is_some_and(|listing| has_component(&listing, component))
-}
-
 /// The Debian packages that provide what `targets` need and is not installed.
 pub fn missing_packages(
     targets: &[Target],
