@@ -304,6 +304,119 @@ impl Plan {
     }
 }
 
+/// A model of the last-level cache over the lines that moving reallocs copy
+/// (`HEAP_BENCH_CACHE_SIM`): 32 MiB, 16-way, least recently used first out,
+/// the size of this host's L3. It asks whether a heap's placements make the
+/// copies touch more distinct memory, which in the interleaved mode every
+/// turn would fetch again after the other heaps' turns evicted it. The
+/// trace never touches block contents itself, so the copies are all the data
+/// traffic; the heaps' own headers are left out. Sets are picked by a hash
+/// of the line address, since the physical addresses that index the real
+/// cache are unknown here.
+struct CacheSim {
+    sets: Vec<[u64; CacheSim::WAYS]>,
+    lines: u64,
+    misses: u64,
+    /// 4 KiB pages touched since the window began (a TLB-reach proxy).
+    pages: std::collections::HashSet<u64>,
+}
+
+impl CacheSim {
+    const WAYS: usize = 16;
+    const SETS_LOG2: u32 = 15;
+    /// Stands for an empty way: no line address reaches it.
+    const EMPTY: u64 = u64::MAX;
+
+    fn new() -> Self {
+        Self {
+            sets: vec![[Self::EMPTY; Self::WAYS]; 1 << Self::SETS_LOG2],
+            lines: 0,
+            misses: 0,
+            pages: std::collections::HashSet::new(),
+        }
+    }
+
+    /// Reads or writes the `len` bytes at `p`.
+    fn touch(&mut self, p: *mut u8, len: usize) {
+        if len == 0 {
+            return;
+        }
+        let first = p as u64 >> 6;
+        let last = (p as u64 + len as u64 - 1) >> 6;
+        for line in first..=last {
+            self.lines += 1;
+            self.pages.insert(line >> 6);
+            let set = line.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SETS_LOG2);
+            let ways = &mut self.sets[set as usize];
+            let at = ways.iter().position(|&t| t == line).unwrap_or_else(|| {
+                self.misses += 1;
+                Self::WAYS - 1
+            });
+            // Most recently used first: shift the younger ways down by one.
+            ways.copy_within(0..at, 1);
+            ways[0] = line;
+        }
+    }
+
+    /// Starts a new window; `cold` empties the modelled cache as well.
+    fn next_window(&mut self, cold: bool) {
+        self.pages.clear();
+        if cold {
+            self.sets.fill([Self::EMPTY; Self::WAYS]);
+        }
+    }
+}
+
+/// `HEAP_BENCH_CACHE_SIM=window[,warm]` in the `perf stat` mode: runs the
+/// actions on the fly through [`CacheSim`] and prints, per `window` actions,
+/// the lines the copies touched, the modelled misses and the distinct pages;
+/// the cache starts each window empty (as a turn of the interleaved mode
+/// does) unless `warm`.
+fn run_cache_sim(t: &mut Trace<'_>, steps: u64, knob: &str) {
+    let (window, warm) = match knob.split_once(',') {
+        Some((w, "warm")) => (w, true),
+        _ => (knob, false),
+    };
+    let window: u64 = window
+        .parse()
+        .ok()
+        .filter(|&w| w > 0)
+        .expect("HEAP_BENCH_CACHE_SIM=window[,warm], window a positive number of actions");
+    let mut sim = CacheSim::new();
+    let (mut lines, mut misses) = (0, 0);
+    for i in 1..=steps {
+        let action = t.plan.next(t.live.len());
+        let before = match action {
+            Action::Realloc(j, new_size) if j < t.live.len() => Some((j, t.live[j], new_size)),
+            _ => None,
+        };
+        t.apply(action);
+        if let Some((j, (p, layout), new_size)) = before {
+            let q = t.live[j].0;
+            if q != p {
+                let len = layout.size().min(new_size);
+                sim.touch(p, len);
+                sim.touch(q, len);
+            }
+        }
+        if i % window == 0 {
+            eprintln!(
+                "window {}: {} lines touched, {} missed, {} pages",
+                i / window,
+                sim.lines - lines,
+                sim.misses - misses,
+                sim.pages.len()
+            );
+            (lines, misses) = (sim.lines, sim.misses);
+            sim.next_window(!warm);
+        }
+    }
+    eprintln!(
+        "all {steps} actions: {} lines touched, {} missed",
+        sim.lines, sim.misses
+    );
+}
+
 /// Actions decided per batch by [`Trace::replay_for`]: 12 KiB, so that the
 /// batch stays in the L1 cache next to the heap's own data.
 const REPLAY_BATCH: usize = 512;
@@ -873,6 +986,8 @@ fn main() {
                 for _ in 0..steps.div_ceil(REPLAY_BATCH as u64) {
                     t.replay_batch();
                 }
+            } else if let Ok(knob) = std::env::var("HEAP_BENCH_CACHE_SIM") {
+                run_cache_sim(&mut t, steps, &knob);
             } else {
                 for _ in 0..steps {
                     t.step();
