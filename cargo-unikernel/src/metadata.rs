@@ -79,6 +79,9 @@ pub struct Package {
     pub dir: PathBuf,
     /// Whether it depends on unikernel-rt and has a binary: a kernel.
     pub is_kernel: bool,
+    /// Its integration test targets (`cargo test --test NAME`), in
+    /// `cargo metadata`'s order.
+    pub tests: Vec<String>,
     /// Its `[package.metadata.unikernel]` settings.
     pub config: KernelConfig,
 }
@@ -262,11 +265,21 @@ impl Package {
             .any(|dep| {
                 dep["name"] == RUNTIME_PACKAGE && (dep["kind"].is_null() || dep["kind"] == "normal")
             });
-        let has_bin = json["targets"].as_array().into_iter().flatten().any(|t| {
-            t["kind"]
+        let targets_of = |kind: &'static str| {
+            json["targets"]
                 .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"))
-        });
+                .into_iter()
+                .flatten()
+                .filter(move |t| {
+                    t["kind"]
+                        .as_array()
+                        .is_some_and(|kinds| kinds.iter().any(|k| k == kind))
+                })
+        };
+        let has_bin = targets_of("bin").next().is_some();
+        let tests = targets_of("test")
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
         let config = match json["metadata"].get("unikernel") {
             Some(table) => KernelConfig::from_json(table)
                 .map_err(|e| error(format!("{manifest}: [package.metadata.unikernel]: {e}")))?,
@@ -277,6 +290,7 @@ impl Package {
             name,
             dir,
             is_kernel: depends_on_runtime && has_bin,
+            tests,
             config,
         })
     }
@@ -520,6 +534,24 @@ mod tests {
         assert!(!ws.packages[0].is_kernel);
         assert!(ws.packages[1].is_kernel);
         assert!(ws.packages[1].id.ends_with("#hello@0.1.0"));
+    }
+
+    #[test]
+    fn integration_test_targets_are_listed_by_name() {
+        let mut lib = package("mem-core", "/ws/mem-core", false, Value::Null);
+        lib["targets"] = json!([
+            { "kind": ["lib"], "name": "mem_core" },
+            { "kind": ["test"], "name": "heap_model" },
+            { "kind": ["bench"], "name": "heap" },
+            { "kind": ["test"], "name": "frames_prop" },
+            { "kind": ["example"], "name": "demo" },
+        ]);
+        let ws = workspace(vec![
+            lib,
+            package("hello", "/ws/examples/hello", true, Value::Null),
+        ]);
+        assert_eq!(ws.packages[0].tests, ["heap_model", "frames_prop"]);
+        assert!(ws.packages[1].tests.is_empty());
     }
 
     #[test]

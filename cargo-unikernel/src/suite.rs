@@ -148,37 +148,51 @@ fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(
 }
 
 /// The Miri checks over [`MIRI_PACKAGES`] that are in the workspace: the
-/// unit tests and the integration tests as two processes that run side by
-/// side (Miri is single-threaded, and the two halves take similar time),
-/// then the doctests.
+/// unit tests, each integration test target on its own, then the doctests.
+/// Separate processes, so that [`run_miri`] can keep every core busy (Miri
+/// interprets on one thread, and one target alone can take minutes).
 fn miri_steps(workspace: &Workspace) -> Vec<(String, Command)> {
-    let packages: Vec<&str> = MIRI_PACKAGES
+    let packages: Vec<&Package> = MIRI_PACKAGES
         .iter()
-        .copied()
-        .filter(|name| workspace.packages.iter().any(|p| p.name == *name))
+        .filter_map(|name| workspace.packages.iter().find(|p| p.name == *name))
         .collect();
     if packages.is_empty() {
         return Vec::new();
     }
-    [
-        ("unit tests", &["--lib"][..]),
-        ("integration tests", &["--test", "*"][..]),
-        ("doctests", &["--doc"][..]),
-    ]
-    .into_iter()
-    .map(|(what, selection)| {
-        let mut miri_args = vec!["miri", "test"];
-        miri_args.extend(packages.iter().flat_map(|p| ["-p", p]));
-        miri_args.extend(selection);
-        let mut command =
-            nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
-        command.env(
-            "MIRIFLAGS",
-            miri_flags(std::env::var("MIRIFLAGS").ok().as_deref()),
-        );
-        (format!("miri {} {what}", packages.join(" ")), command)
-    })
-    .collect()
+    let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+    let all = || names.iter().flat_map(|p| ["-p", p]).collect::<Vec<_>>();
+    let mut selections = vec![(format!("miri {} unit tests", names.join(" ")), {
+        let mut args = all();
+        args.push("--lib");
+        args
+    })];
+    for package in &packages {
+        for test in &package.tests {
+            selections.push((
+                format!("miri {} test {test}", package.name),
+                vec!["-p", &package.name, "--test", test],
+            ));
+        }
+    }
+    selections.push((format!("miri {} doctests", names.join(" ")), {
+        let mut args = all();
+        args.push("--doc");
+        args
+    }));
+    selections
+        .into_iter()
+        .map(|(name, selection)| {
+            let mut miri_args = vec!["miri", "test"];
+            miri_args.extend(selection);
+            let mut command =
+                nested::cargo_with_toolchain(MIRI_TOOLCHAIN, Isolation::OtherToolchain, miri_args);
+            command.env(
+                "MIRIFLAGS",
+                miri_flags(std::env::var("MIRIFLAGS").ok().as_deref()),
+            );
+            (name, command)
+        })
+        .collect()
 }
 
 /// The caller's Miri flags (if any) followed by [`MIRI_FLAGS`].
@@ -205,44 +219,50 @@ fn run_miri(workspace: &Workspace, tally: &mut Tally) {
         tally.record(false);
         return;
     }
-    let mut steps = steps.into_iter();
-    // The second run waits for the first's build lock, then both
-    // interpret their tests at the same time.
-    let parallel: Vec<_> = steps.by_ref().take(2).collect();
-    for passed in run_steps_side_by_side(parallel, &workspace.root) {
+    // The first build holds cargo's lock; the other workers wait for it,
+    // then interpret their tests at the same time.
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    for passed in run_steps_in_pool(steps, &workspace.root, workers) {
         tally.record(passed);
-    }
-    for (name, command) in steps {
-        tally.record(run_step(&name, command, &workspace.root));
     }
 }
 
-/// Runs checks at the same time with their output captured; prints each
-/// one's PASS/FAIL line, and a failed check's output.
-fn run_steps_side_by_side(steps: Vec<(String, Command)>, dir: &Path) -> Vec<bool> {
-    let handles: Vec<_> = steps
-        .into_iter()
-        .map(|(name, mut command)| {
-            eprintln!(
-                "     Running `{}` (output shown if it fails)",
-                nested::display(&command)
-            );
-            command.current_dir(dir).stdin(Stdio::null());
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                let output = command.output();
-                (name, output, start.elapsed().as_secs_f64())
-            })
-        })
-        .collect();
-    handles
-        .into_iter()
-        .map(|handle| {
-            let Ok((name, output, seconds)) = handle.join() else {
-                println!("FAIL check: a runner thread panicked");
-                return false;
-            };
-            match output {
+/// Runs checks on `workers` threads, each taking the next check in order
+/// when its last one ends, with their output captured; prints each one's
+/// PASS/FAIL line as it ends, and a failed check's output. Returns one
+/// result per check, in order.
+fn run_steps_in_pool(steps: Vec<(String, Command)>, dir: &Path, workers: usize) -> Vec<bool> {
+    let count = steps.len();
+    let queue = std::sync::Mutex::new(steps.into_iter().enumerate());
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, count.max(1)) {
+            let (queue, done) = (&queue, done.clone());
+            scope.spawn(move || {
+                loop {
+                    // A poisoned lock means another worker panicked while
+                    // popping; the queue itself is still whole.
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let Some((index, (name, mut command))) = next else {
+                        break;
+                    };
+                    eprintln!(
+                        "     Running `{}` (output shown if it fails)",
+                        nested::display(&command)
+                    );
+                    let start = Instant::now();
+                    let output = command.current_dir(dir).stdin(Stdio::null()).output();
+                    let seconds = start.elapsed().as_secs_f64();
+                    if done.send((index, name, output, seconds)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut results = vec![false; count];
+        for (index, name, output, seconds) in finished {
+            results[index] = match output {
                 Ok(out) if out.status.success() => {
                     println!("PASS check {name} ({seconds:.1} s)");
                     true
@@ -258,9 +278,10 @@ fn run_steps_side_by_side(steps: Vec<(String, Command)>, dir: &Path) -> Vec<bool
                     println!("FAIL check {name}: cannot run it: {e}");
                     false
                 }
-            }
-        })
-        .collect()
+            };
+        }
+        results
+    })
 }
 
 /// Runs one check with its output on the terminal; prints PASS/FAIL.
@@ -536,7 +557,12 @@ mod tests {
                 json!([{ "name": "fails", "expect-exit": "failure", "targets": ["riscv64"] }]),
             ),
             json!({ "name": "mem-core", "id": "id-mem-core", "manifest_path": "/ws/mem-core/Cargo.toml",
-                    "dependencies": [], "targets": [{ "kind": ["lib"] }], "metadata": null }),
+                    "dependencies": [],
+                    "targets": [{ "kind": ["lib"], "name": "mem_core" },
+                                { "kind": ["test"], "name": "frames_prop" },
+                                { "kind": ["bench"], "name": "heap" },
+                                { "kind": ["test"], "name": "heap_model" }],
+                    "metadata": null }),
         ];
         let ids: Vec<_> = packages.iter().map(|p| p["id"].clone()).collect();
         Workspace::from_json(
@@ -642,12 +668,26 @@ mod tests {
             shown,
             [
                 format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --lib"),
-                format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --test *"),
+                format!(
+                    "rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --test frames_prop"
+                ),
+                format!(
+                    "rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --test heap_model"
+                ),
                 format!("rustup run {MIRI_TOOLCHAIN} cargo miri test -p mem-core --doc"),
             ]
         );
-        let (name, command) = &steps[0];
-        assert_eq!(name, "miri mem-core unit tests");
+        let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "miri mem-core unit tests",
+                "miri mem-core test frames_prop",
+                "miri mem-core test heap_model",
+                "miri mem-core doctests"
+            ]
+        );
+        let (_, command) = &steps[0];
         let removed: Vec<_> = command
             .get_envs()
             .filter(|(_, v)| v.is_none())
@@ -665,6 +705,34 @@ mod tests {
                 .expect("every Miri step sets MIRIFLAGS");
             assert!(flags.to_string_lossy().ends_with(MIRI_FLAGS));
         }
+    }
+
+    #[test]
+    fn the_pool_runs_every_step_and_reports_each_in_order() {
+        let step = |name: &str, ok: bool| {
+            let mut command = Command::new("sh");
+            // The first step ends last, so completion order differs from
+            // the steps' order.
+            let sleep = if name == "a" { "sleep 0.3; " } else { "" };
+            command.args(["-c", &format!("{sleep}exit {}", u8::from(!ok))]);
+            (name.to_owned(), command)
+        };
+        let steps = vec![
+            step("a", true),
+            step("b", false),
+            step("c", true),
+            step("d", true),
+        ];
+        let dir = std::env::temp_dir();
+        assert_eq!(run_steps_in_pool(steps, &dir, 2), [true, false, true, true]);
+        let one = vec![step("a", false), step("b", true)];
+        assert_eq!(run_steps_in_pool(one, &dir, 1), [false, true]);
+        let missing = vec![(
+            "gone".to_owned(),
+            Command::new("/nonexistent/cargo-unikernel-test"),
+        )];
+        assert_eq!(run_steps_in_pool(missing, &dir, 8), [false]);
+        assert!(run_steps_in_pool(Vec::new(), &dir, 2).is_empty());
     }
 
     #[test]
