@@ -386,18 +386,19 @@ fn run_cache_sim(t: &mut Trace<'_>, steps: u64, knob: &str) {
     let (mut lines, mut misses) = (0, 0);
     for i in 1..=steps {
         let action = t.plan.next(t.live.len());
-        let before = match action {
-            Action::Realloc(j, new_size) if j < t.live.len() => Some((j, t.live[j], new_size)),
+        let moved = match action {
+            Action::Realloc(j, _) if j < t.live.len() => Some((j, t.live[j].0)),
             _ => None,
         };
+        let (moves, copied) = (t.moves, t.copied);
         t.apply(action);
-        if let Some((j, (p, layout), new_size)) = before {
-            let q = t.live[j].0;
-            if q != p {
-                let len = layout.size().min(new_size);
-                sim.touch(p, len);
-                sim.touch(q, len);
-            }
+        // `Trace::realloc` counts a move and the bytes it copied.
+        if let Some((j, p)) = moved
+            && t.moves > moves
+        {
+            let len = (t.copied - copied) as usize;
+            sim.touch(p, len);
+            sim.touch(t.live[j].0, len);
         }
         if i % window == 0 {
             eprintln!(
