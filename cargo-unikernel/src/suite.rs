@@ -160,12 +160,13 @@ fn miri_steps(workspace: &Workspace) -> Vec<(String, Command)> {
         return Vec::new();
     }
     let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
-    let all = || names.iter().flat_map(|p| ["-p", p]).collect::<Vec<_>>();
-    let mut selections = vec![(format!("miri {} unit tests", names.join(" ")), {
-        let mut args = all();
-        args.push("--lib");
-        args
-    })];
+    // A step over every package at once.
+    let whole = |what: &str, selection| {
+        let mut args: Vec<&str> = names.iter().flat_map(|p| ["-p", p]).collect();
+        args.push(selection);
+        (format!("miri {} {what}", names.join(" ")), args)
+    };
+    let mut selections = vec![whole("unit tests", "--lib")];
     for package in &packages {
         for test in &package.tests {
             selections.push((
@@ -174,11 +175,7 @@ fn miri_steps(workspace: &Workspace) -> Vec<(String, Command)> {
             ));
         }
     }
-    selections.push((format!("miri {} doctests", names.join(" ")), {
-        let mut args = all();
-        args.push("--doc");
-        args
-    }));
+    selections.push(whole("doctests", "--doc"));
     selections
         .into_iter()
         .map(|(name, selection)| {
