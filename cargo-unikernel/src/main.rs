@@ -22,6 +22,8 @@ mod size;
 mod suite;
 mod symbols;
 mod target;
+#[cfg(test)]
+mod temp_dir;
 mod toolchain;
 
 use std::fmt;

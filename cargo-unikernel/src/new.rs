@@ -514,25 +514,7 @@ pub fn new(args: &NewArgs) -> Result<u8, crate::Fatal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            let dir = std::env::temp_dir()
-                .join(format!("cargo-unikernel-new-{tag}-{}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::temp_dir::TempDir;
 
     #[test]
     fn good_names_pass() {
@@ -648,26 +630,26 @@ members = ["nor-this"]
 
     #[test]
     fn refuses_a_directory_a_workspace_would_swallow() {
-        let tmp = TempDir::new("swallow");
+        let tmp = TempDir::new("new-swallow");
         fs::write(
-            tmp.0.join("Cargo.toml"),
+            tmp.path().join("Cargo.toml"),
             "[workspace]\nmembers = [\"apps/*\"]\nexclude = [\"apps/private\"]\n",
         )
         .unwrap();
         let runtime = RuntimeDep::Version("0.1".into());
-        let err = create(&tmp.0.join("apps/demo"), "demo", &runtime).unwrap_err();
+        let err = create(&tmp.path().join("apps/demo"), "demo", &runtime).unwrap_err();
         assert!(err.0.contains("would become a member"), "{err}");
-        assert!(!tmp.0.join("apps/demo").exists(), "nothing is written");
+        assert!(!tmp.path().join("apps/demo").exists(), "nothing is written");
         // Not listed, or excluded: the app's own [workspace] keeps it apart.
-        create(&tmp.0.join("tools/demo"), "demo", &runtime).unwrap();
-        create(&tmp.0.join("apps/private"), "demo", &runtime).unwrap();
-        assert_eq!(swallowing_workspace(&tmp.0.join("tools/demo")), None);
+        create(&tmp.path().join("tools/demo"), "demo", &runtime).unwrap();
+        create(&tmp.path().join("apps/private"), "demo", &runtime).unwrap();
+        assert_eq!(swallowing_workspace(&tmp.path().join("tools/demo")), None);
     }
 
     #[test]
     fn refuses_to_overwrite_and_writes_every_file() {
-        let tmp = TempDir::new("overwrite");
-        let dir = tmp.0.join("demo");
+        let tmp = TempDir::new("new-overwrite");
+        let dir = tmp.path().join("demo");
         let runtime = RuntimeDep::Version("0.1".into());
         create(&dir, "demo", &runtime).unwrap();
         for file in ["Cargo.toml", "src/main.rs", ".gitignore"] {
@@ -678,20 +660,20 @@ members = ["nor-this"]
         assert!(err.0.contains("not empty"), "{err}");
         assert_eq!(fs::read_to_string(dir.join("src/main.rs")).unwrap(), "mine");
         // An empty directory is fine.
-        fs::create_dir(tmp.0.join("empty")).unwrap();
-        create(&tmp.0.join("empty"), "empty-ok", &runtime).unwrap();
+        fs::create_dir(tmp.path().join("empty")).unwrap();
+        create(&tmp.path().join("empty"), "empty-ok", &runtime).unwrap();
     }
 
     #[test]
     fn runtime_sources_resolve() {
-        let tmp = TempDir::new("runtime");
-        let rt = tmp.0.join("rt");
+        let tmp = TempDir::new("new-runtime");
+        let rt = tmp.path().join("rt");
         fs::create_dir(&rt).unwrap();
         let path = RuntimeSource::Path("rt".into());
-        assert!(resolve_runtime(&path, &tmp.0).is_err(), "no Cargo.toml");
+        assert!(resolve_runtime(&path, tmp.path()).is_err(), "no Cargo.toml");
         fs::write(rt.join("Cargo.toml"), "[package]\nname = \"other\"\n").unwrap();
         assert!(
-            resolve_runtime(&path, &tmp.0)
+            resolve_runtime(&path, tmp.path())
                 .unwrap_err()
                 .0
                 .contains("not the")
@@ -702,16 +684,16 @@ members = ["nor-this"]
         )
         .unwrap();
         assert_eq!(
-            resolve_runtime(&path, &tmp.0),
+            resolve_runtime(&path, tmp.path()),
             Ok(RuntimeDep::Path(rt.canonicalize().unwrap()))
         );
         assert_eq!(
-            resolve_runtime(&RuntimeSource::Version("=0.1.0".into()), &tmp.0),
+            resolve_runtime(&RuntimeSource::Version("=0.1.0".into()), tmp.path()),
             Ok(RuntimeDep::Version("=0.1.0".into()))
         );
-        assert!(resolve_runtime(&RuntimeSource::Version("0.1\"".into()), &tmp.0).is_err());
+        assert!(resolve_runtime(&RuntimeSource::Version("0.1\"".into()), tmp.path()).is_err());
         // Built from this checkout: the default is the runtime next to the runner.
-        let default = resolve_runtime(&RuntimeSource::Default, &tmp.0).unwrap();
+        let default = resolve_runtime(&RuntimeSource::Default, tmp.path()).unwrap();
         let expected = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../unikernel-rt")
             .canonicalize()

@@ -144,6 +144,64 @@ fn check_steps(workspace: &Workspace, args: &TestArgs, arches: &[Arch]) -> Vec<(
     if has_host_packages {
         steps.push(("host tests".to_owned(), host_tests));
     }
+    if !args.no_lint {
+        steps.extend(fuzz_lint_steps(&fuzz_crates(workspace)));
+    }
+    steps
+}
+
+/// A package's cargo-fuzz crate: `<package>/fuzz`, named by that path
+/// relative to the workspace root, and its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FuzzCrate {
+    name: String,
+    manifest: PathBuf,
+}
+
+/// The cargo-fuzz crates next to the workspace's packages: a
+/// `<package>/fuzz/Cargo.toml` with `cargo-fuzz = true` in its metadata, as
+/// `cargo fuzz init` writes it. Each is a workspace of its own, which the
+/// main one neither builds nor lints, so without a step of their own the
+/// fuzz targets would stop compiling unnoticed when an API they use changes.
+fn fuzz_crates(workspace: &Workspace) -> Vec<FuzzCrate> {
+    workspace
+        .packages
+        .iter()
+        .filter_map(|package| {
+            let manifest = package.dir.join("fuzz").join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).ok()?;
+            let is_fuzz = text
+                .lines()
+                .any(|l| l.split_whitespace().collect::<String>() == "cargo-fuzz=true");
+            is_fuzz.then(|| FuzzCrate {
+                name: manifest
+                    .parent()
+                    .and_then(|dir| dir.strip_prefix(&workspace.root).ok())
+                    .unwrap_or(Path::new("fuzz"))
+                    .display()
+                    .to_string(),
+                manifest,
+            })
+        })
+        .collect()
+}
+
+/// fmt and clippy over each fuzz crate, on the stable toolchain. Only
+/// checked, never linked: running a fuzzer needs a nightly toolchain and
+/// takes as long as one cares to give it (the crates' READMEs say how).
+/// `--no-default-features` lets a crate leave out what only linking needs
+/// (ours: libFuzzer's C++ build, behind its default `link` feature).
+fn fuzz_lint_steps(crates: &[FuzzCrate]) -> Vec<(String, Command)> {
+    let mut steps = Vec::new();
+    for fuzz in crates {
+        let manifest = fuzz.manifest.as_os_str();
+        let mut fmt = nested::cargo(["fmt".as_ref(), "--manifest-path".as_ref(), manifest]);
+        fmt.args(["--", "--check"]);
+        steps.push((format!("fmt {}", fuzz.name), fmt));
+        let mut clippy = nested::cargo(["clippy".as_ref(), "--manifest-path".as_ref(), manifest]);
+        clippy.args(["--bins", "--no-default-features", "--", "-D", "warnings"]);
+        steps.push((format!("clippy {}", fuzz.name), clippy));
+    }
     steps
 }
 
@@ -534,6 +592,7 @@ fn run_case(case: &Case<'_>, boot_file: PathBuf) -> Result<qemu::RunResult, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::temp_dir::TempDir;
     use serde_json::json;
 
     fn workspace() -> Workspace {
@@ -639,6 +698,83 @@ mod tests {
             &Arch::ALL,
         );
         assert_eq!(no_lint.len(), 1);
+    }
+
+    #[test]
+    fn fuzz_crates_are_found_next_to_packages_and_only_checked() {
+        let tmp = TempDir::new("suite-fuzz");
+        let root = tmp.path();
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "core/fuzz/Cargo.toml",
+            "[package]\nname = \"core-fuzz\"\n\n[package.metadata]\ncargo-fuzz   =  true\n",
+        );
+        // A `fuzz` directory that is not a cargo-fuzz crate.
+        write("other/fuzz/Cargo.toml", "[package]\nname = \"fuzz\"\n");
+        let package = |name: &str| {
+            json!({ "name": name, "id": format!("id-{name}"),
+                    "manifest_path": root.join(name).join("Cargo.toml"),
+                    "dependencies": [], "targets": [{ "kind": ["lib"], "name": name }],
+                    "metadata": null })
+        };
+        let packages = vec![package("core"), package("other"), package("plain")];
+        let ids: Vec<_> = packages.iter().map(|p| p["id"].clone()).collect();
+        let ws = Workspace::from_json(
+            &json!({ "workspace_root": root, "workspace_members": ids, "packages": packages }),
+        )
+        .unwrap();
+        let manifest = root.join("core/fuzz/Cargo.toml");
+        let crates = fuzz_crates(&ws);
+        assert_eq!(
+            crates,
+            [FuzzCrate {
+                name: Path::new("core").join("fuzz").display().to_string(),
+                manifest: manifest.clone(),
+            }]
+        );
+        let shown: Vec<(String, String)> = fuzz_lint_steps(&crates)
+            .iter()
+            .map(|(n, c)| (n.clone(), nested::display(c)))
+            .collect();
+        let m = manifest.display();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "fmt core/fuzz".to_owned(),
+                    format!("cargo fmt --manifest-path {m} -- --check")
+                ),
+                (
+                    "clippy core/fuzz".to_owned(),
+                    format!(
+                        "cargo clippy --manifest-path {m} --bins --no-default-features -- -D warnings"
+                    )
+                ),
+            ]
+        );
+        let steps = check_steps(&ws, &TestArgs::default(), &[Arch::Riscv64]);
+        let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "fmt",
+                "clippy host",
+                "host tests",
+                "fmt core/fuzz",
+                "clippy core/fuzz"
+            ]
+        );
+        let no_lint = TestArgs {
+            no_lint: true,
+            ..TestArgs::default()
+        };
+        let steps = check_steps(&ws, &no_lint, &[Arch::Riscv64]);
+        let names: Vec<&str> = steps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["host tests"]);
     }
 
     #[test]
