@@ -1,6 +1,8 @@
 //! Arbitrary bytes as a heap's regions plus an action sequence on the
-//! default backend (`Heap`), checked step by step against a model of the live
-//! blocks. The arena is small (at most 256 KiB), so the paths that only run
+//! default backend, checked step by step against a model of the live blocks.
+//! The actions drive either `Heap` itself or `LockedHeap` through
+//! `GlobalAlloc` with a grow handler, which the input tells to hand out
+//! enough memory, too little, none, or a region the heap must refuse. The arena is small (at most 256 KiB), so the paths that only run
 //! in a full heap run often: failed allocations that flush the front cache
 //! and retry, reallocations that slide a block down, and compaction.
 //!
@@ -11,16 +13,18 @@
 //! checked when the block is reallocated or freed (and right after the free:
 //! a free never writes into the block it frees), so a heap that writes into
 //! a live block is caught. A failed allocation must have a reason: no free
-//! block large enough for it. At the end everything is freed, and the free
+//! block large enough for it, and with a grow handler, the handler declined
+//! or offered a region the heap refused. At the end everything is freed, and the free
 //! memory must be whole again.
 #![no_main]
 
-use std::alloc::Layout;
+use std::alloc::{GlobalAlloc, Layout};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
+use std::sync::Mutex;
 
 use libfuzzer_sys::fuzz_target;
-use mem_core::heap::{Heap, RegionError};
+use mem_core::heap::{Heap, LockedHeap, RegionError};
 
 const ARENA: usize = 256 * 1024;
 /// What the heap adds to every block: a one-word header, rounded up to its
@@ -230,11 +234,171 @@ fn assert_no_room(heap: &Heap, layout: Layout) {
     );
 }
 
+/// What the actions drive.
+enum Subject {
+    Plain(Box<Heap>),
+    /// Through `GlobalAlloc`, growing through [`grow`].
+    Locked(Box<LockedHeap>),
+}
+
+impl Subject {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Heap) -> R) -> R {
+        match self {
+            Self::Plain(heap) => f(heap),
+            Self::Locked(heap) => f(&mut heap.lock()),
+        }
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        match self {
+            Self::Plain(heap) => heap.allocate(layout),
+            // SAFETY: every size drawn is non-zero.
+            Self::Locked(heap) => NonNull::new(unsafe { heap.alloc(layout) }),
+        }
+    }
+
+    /// # Safety
+    /// `a` is a live block of `layout`.
+    unsafe fn dealloc(&mut self, a: usize, layout: Layout) {
+        let ptr = NonNull::new(a as *mut u8).unwrap();
+        match self {
+            // SAFETY: per the caller.
+            Self::Plain(heap) => unsafe { heap.deallocate(ptr, layout) },
+            // SAFETY: per the caller.
+            Self::Locked(heap) => unsafe { heap.dealloc(ptr.as_ptr(), layout) },
+        }
+    }
+
+    /// # Safety
+    /// `a` is a live block of `layout`; `new_size` is non-zero and a valid
+    /// `Layout` size for its alignment.
+    unsafe fn realloc(&mut self, a: usize, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+        let ptr = NonNull::new(a as *mut u8).unwrap();
+        match self {
+            // SAFETY: per the caller.
+            Self::Plain(heap) => unsafe { heap.reallocate(ptr, layout, new_size) },
+            // SAFETY: per the caller.
+            Self::Locked(heap) => {
+                NonNull::new(unsafe { heap.realloc(a as *mut u8, layout, new_size) })
+            }
+        }
+    }
+}
+
+/// Where regions come from: the arena above `cursor`. Shared by the grow
+/// handler (a plain `fn`, so it can only reach a static) and the actions
+/// that add regions themselves.
+struct Grower {
+    arena: ArenaPtr,
+    cursor: usize,
+    /// Decides each handler call, in turn (cycled).
+    script: Vec<u8>,
+    calls: usize,
+    /// Regions offered since the model last looked: (offset, length).
+    offered: Vec<(usize, usize)>,
+    /// Whether the handler's last answer was `None`.
+    declined: bool,
+    /// Whether the handler already gave, during this action, a region of
+    /// at least `Heap::region_size_for` the layout: that is documented as
+    /// always enough, so it must not be asked again.
+    gave_enough: bool,
+}
+
+/// The arena's pointer, in a static.
+struct ArenaPtr(*mut u8);
+
+// SAFETY: the fuzzer runs inputs on one thread; the static only hands the
+// pointer back to it.
+unsafe impl Send for ArenaPtr {}
+
+static GROWER: Mutex<Option<Grower>> = Mutex::new(None);
+
+fn grower<R>(f: impl FnOnce(&mut Grower) -> R) -> R {
+    f(GROWER.lock().unwrap().as_mut().unwrap())
+}
+
+/// The grow handler: by the script, no memory, what `Heap::region_size_for`
+/// says is enough, more, or a little (which the heap may refuse, or take
+/// and still fail, so that it asks again); above the last region or after
+/// a gap.
+fn grow(layout: Layout) -> Option<(NonNull<u8>, usize)> {
+    grower(|g| {
+        assert!(
+            !g.gave_enough,
+            "{layout:?} still failed after a region of Heap::region_size_for bytes"
+        );
+        let b = g
+            .script
+            .get(g.calls % g.script.len().max(1))
+            .copied()
+            .unwrap_or(0);
+        g.calls += 1;
+        let enough = Heap::region_size_for(layout);
+        let len = match b % 4 {
+            0 => None,
+            1 => enough,
+            2 => Some(16 * usize::from(b / 4 % 8)),
+            _ => enough.map(|n| n + 64 * usize::from(b / 4 % 16)),
+        };
+        let start = g.cursor + if b & 0x80 != 0 { 64 } else { 0 };
+        match len {
+            Some(len) if start + len <= ARENA => {
+                g.gave_enough = enough.is_some_and(|n| len >= n);
+                g.cursor = start + len;
+                g.offered.push((start, len));
+                g.declined = false;
+                NonNull::new(g.arena.0.wrapping_add(start)).map(|p| (p, len))
+            }
+            _ => {
+                g.declined = true;
+                None
+            }
+        }
+    })
+}
+
+/// Adds the regions the heap took from the grow handler to the model: a
+/// prefix of those offered (a refusal ends the growth), told by how much the
+/// arena grew. Returns whether the last growth ended with the handler
+/// declining or the heap refusing its region.
+fn sync_grown(model: &mut Model, total: usize) -> bool {
+    let (offered, declined, base) = grower(|g| {
+        g.gave_enough = false;
+        (
+            std::mem::take(&mut g.offered),
+            g.declined,
+            g.arena.0 as usize,
+        )
+    });
+    let mut grown = total - model.total;
+    let mut refused = false;
+    for (start, len) in offered {
+        if grown == 0 {
+            refused = true;
+            break;
+        }
+        assert!(len <= grown, "the heap grew by less than a region it took");
+        model.add_region(base + start, base + start + len);
+        grown -= len;
+    }
+    assert_eq!(grown, 0, "the heap grew by more than it was offered");
+    declined || refused
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let arena = Arena::new();
     let base = arena.0 as usize;
-    let mut heap = Box::new(Heap::empty());
+    let mode = input.byte();
+    let script = (0..mode % 16).map(|_| input.byte()).collect();
+    let mut heap = if mode & 0x80 != 0 {
+        let locked = Box::new(LockedHeap::empty());
+        // SAFETY: `grow` hands out unused parts of the arena only.
+        unsafe { locked.set_grow_handler(Some(grow)) };
+        Subject::Locked(locked)
+    } else {
+        Subject::Plain(Box::new(Heap::empty()))
+    };
     let mut model = Model {
         live: BTreeMap::new(),
         regions: Vec::new(),
@@ -245,28 +409,44 @@ fuzz_target!(|data: &[u8]| {
     };
 
     // The first region: at a small offset (so its start need not be aligned)
-    // and 256 bytes to 64 KiB long; `cursor` is where the next one may go.
+    // and 256 bytes to 64 KiB long; later ones go above it.
     let offset = usize::from(input.byte() % 64);
     let len = 256 + usize::from(input.u16());
     // SAFETY: within the arena, which outlives the heap's use below.
-    match unsafe { heap.add_region(arena.0.wrapping_add(offset), len) } {
+    match heap.with(|h| unsafe { h.add_region(arena.0.wrapping_add(offset), len) }) {
         Ok(()) => model.add_region(base + offset, base + offset + len),
         Err(e) => panic!("the first region ({len} bytes) was refused: {e}"),
     }
-    let mut cursor = offset + len;
+    *GROWER.lock().unwrap() = Some(Grower {
+        arena: ArenaPtr(arena.0),
+        cursor: offset + len,
+        script,
+        calls: 0,
+        offered: Vec::new(),
+        declined: false,
+        gave_enough: false,
+    });
+    let grows = matches!(heap, Subject::Locked(_));
 
     while !input.is_empty() {
         match input.byte() % 16 {
             0..=5 => {
                 let align = align(&mut input);
-                let layout = Layout::from_size_align(
-                    size(&mut input, align, heap.largest_free_block()),
-                    align,
-                )
-                .unwrap();
-                match heap.allocate(layout) {
+                let largest = heap.with(|h| h.largest_free_block());
+                let layout =
+                    Layout::from_size_align(size(&mut input, align, largest), align).unwrap();
+                let p = heap.alloc(layout);
+                let total = heap.with(|h| h.stats().total_bytes);
+                let gave_up = sync_grown(&mut model, total);
+                match p {
                     Some(p) => model.insert(p, layout),
-                    None => assert_no_room(&heap, layout),
+                    None => {
+                        assert!(
+                            !grows || gave_up,
+                            "{layout:?} failed while the heap could grow"
+                        );
+                        heap.with(|h| assert_no_room(h, layout));
+                    }
                 }
             }
             6..=9 => {
@@ -275,7 +455,7 @@ fuzz_target!(|data: &[u8]| {
                 };
                 let (layout, tag) = model.remove(a);
                 // SAFETY: `a` is a live block of `layout`, freed once.
-                unsafe { heap.deallocate(NonNull::new(a as *mut u8).unwrap(), layout) };
+                unsafe { heap.dealloc(a, layout) };
                 // A free never writes into the block it frees (the caller may
                 // still hold a reference to it during the call).
                 verify(a, layout.size(), tag);
@@ -285,35 +465,46 @@ fuzz_target!(|data: &[u8]| {
                     continue;
                 };
                 let (layout, tag) = model.live[&a];
-                let new_size = size(&mut input, layout.align(), heap.largest_free_block());
-                let ptr = NonNull::new(a as *mut u8).unwrap();
-                // SAFETY: `a` is a live block of `layout`; `new_size` is non-zero
-                // and a valid `Layout` size for its alignment.
-                match unsafe { heap.reallocate(ptr, layout, new_size) } {
+                let largest = heap.with(|h| h.largest_free_block());
+                let new_size = size(&mut input, layout.align(), largest);
+                let new = Layout::from_size_align(new_size, layout.align()).unwrap();
+                // SAFETY: `a` is a live block of `layout`; `new_size` is
+                // non-zero and a valid `Layout` size for its alignment.
+                let p = unsafe { heap.realloc(a, layout, new_size) };
+                let total = heap.with(|h| h.stats().total_bytes);
+                let gave_up = sync_grown(&mut model, total);
+                match p {
                     Some(p) => {
                         verify(p.as_ptr() as usize, layout.size().min(new_size), tag);
                         model.remove_moved(a, layout);
-                        let new = Layout::from_size_align(new_size, layout.align()).unwrap();
                         model.insert(p, new);
                     }
                     None => {
-                        let new = Layout::from_size_align(new_size, layout.align()).unwrap();
-                        assert_no_room(&heap, new);
+                        assert!(
+                            !grows || gave_up,
+                            "{new:?} failed while the heap could grow"
+                        );
+                        heap.with(|h| assert_no_room(h, new));
                         verify(a, layout.size(), tag);
                     }
                 }
             }
-            14 => heap.flush_cache(),
+            14 => heap.with(|h| h.flush_cache()),
             _ => {
                 // More memory: above the current top (merged), after a gap,
                 // or a region the heap must refuse.
                 let how = input.byte();
                 let len = usize::from(input.u16() % 16384);
-                let before = heap.stats();
+                let cursor = grower(|g| g.cursor);
+                // `extend` grows the highest region, which ends below the
+                // cursor when the heap refused the grow handler's last offer.
+                let top = model.regions.last().unwrap().1 - base;
+                let before = heap.with(|h| h.stats());
                 let (start, result) = match how % 4 {
-                    0 if cursor + len <= ARENA => {
-                        // SAFETY: [cursor, cursor + len) is unused arena.
-                        (cursor, unsafe { heap.extend(len) })
+                    0 if top + len <= ARENA => {
+                        // SAFETY: [top, top + len) is unused arena: nothing
+                        // the heap took lies above its top.
+                        (top, heap.with(|h| unsafe { h.extend(len) }))
                     }
                     1 => {
                         let gap = usize::from(how / 4) * 16;
@@ -321,41 +512,43 @@ fuzz_target!(|data: &[u8]| {
                         if start + len > ARENA {
                             continue;
                         }
+                        let p = arena.0.wrapping_add(start);
                         // SAFETY: as above.
-                        let r = unsafe { heap.add_region(arena.0.wrapping_add(start), len) };
-                        (start, r)
+                        (start, heap.with(|h| unsafe { h.add_region(p, len) }))
                     }
                     2 => {
                         // Overlapping what the heap has: must be refused.
                         let (s, e) = model.regions[usize::from(how) % model.regions.len()];
                         let start = s + (usize::from(how) * 8) % (e - s);
                         // SAFETY: refused before any write (asserted below).
-                        let r = unsafe { heap.add_region(start as *mut u8, len.max(1)) };
+                        let r =
+                            heap.with(|h| unsafe { h.add_region(start as *mut u8, len.max(1)) });
                         assert_eq!(r, Err(RegionError::Overlaps));
                         (start, r)
                     }
                     _ => {
                         // SAFETY: a null region is refused.
-                        let r = unsafe { heap.add_region(std::ptr::null_mut(), len) };
+                        let r = heap.with(|h| unsafe { h.add_region(std::ptr::null_mut(), len) });
                         assert_eq!(r, Err(RegionError::Null));
                         (0, r)
                     }
                 };
+                let after = heap.with(|h| h.stats());
                 match result {
                     Ok(()) => {
                         model.add_region(base + start, base + start + len);
-                        cursor = start + len;
+                        grower(|g| g.cursor = g.cursor.max(start + len));
                     }
                     Err(RegionError::TooSmall { size, min }) => {
                         assert_eq!(size, len);
                         assert!(len < min, "{len} bytes refused as too small (min {min})");
-                        assert_eq!(heap.stats(), before, "a refused region changed the heap");
+                        assert_eq!(after, before, "a refused region changed the heap");
                     }
-                    Err(_) => assert_eq!(heap.stats(), before, "a refused region changed the heap"),
+                    Err(_) => assert_eq!(after, before, "a refused region changed the heap"),
                 }
             }
         }
-        check(&heap, &model);
+        heap.with(|h| check(h, &model));
     }
 
     // Everything freed, the free memory whole again: one free block per
@@ -363,22 +556,25 @@ fuzz_target!(|data: &[u8]| {
     while let Some(&a) = model.live.keys().next() {
         let (layout, tag) = model.remove(a);
         // SAFETY: `a` is a live block of `layout`, freed once.
-        unsafe { heap.deallocate(NonNull::new(a as *mut u8).unwrap(), layout) };
+        unsafe { heap.dealloc(a, layout) };
         verify(a, layout.size(), tag);
     }
-    heap.flush_cache();
-    check(&heap, &model);
-    let s = heap.stats();
-    if heap.region_count() == 1 {
-        assert_eq!(s.largest_free_block, Some(s.free_bytes), "{s:?}");
-    }
-    let largest = s.largest_free_block.unwrap();
-    let layout = Layout::from_size_align(largest - WORD, 8).unwrap();
-    let p = heap
-        .allocate(layout)
-        .unwrap_or_else(|| panic!("an empty heap refused its largest free block: {s:?}"));
-    model.peak = model.peak.max(layout.size());
-    // SAFETY: just allocated for `layout`.
-    unsafe { heap.deallocate(p, layout) };
-    check(&heap, &model);
+    heap.with(|h| {
+        h.flush_cache();
+        check(h, &model);
+        let s = h.stats();
+        if h.region_count() == 1 {
+            assert_eq!(s.largest_free_block, Some(s.free_bytes), "{s:?}");
+        }
+        let largest = s.largest_free_block.unwrap();
+        let layout = Layout::from_size_align(largest - WORD, 8).unwrap();
+        let p = h
+            .allocate(layout)
+            .unwrap_or_else(|| panic!("an empty heap refused its largest free block: {s:?}"));
+        model.peak = model.peak.max(layout.size());
+        // SAFETY: just allocated for `layout`.
+        unsafe { h.deallocate(p, layout) };
+        check(h, &model);
+    });
+    *GROWER.lock().unwrap() = None;
 });
