@@ -2,9 +2,10 @@
 //! default backend, checked step by step against a model of the live blocks.
 //! The actions drive either `Heap` itself or `LockedHeap` through
 //! `GlobalAlloc` with a grow handler, which the input tells to hand out
-//! enough memory, too little, none, or a region the heap must refuse. The arena is small (at most 256 KiB), so the paths that only run
-//! in a full heap run often: failed allocations that flush the front cache
-//! and retry, reallocations that slide a block down, and compaction.
+//! enough memory, too little, none, or a region the heap must refuse. The
+//! arena is small (at most 256 KiB), so the paths that only run in a full
+//! heap run often: failed allocations that flush the front cache and retry,
+//! reallocations that slide a block down, and compaction.
 //!
 //! After every action: `Heap::check` finds the bookkeeping consistent, the
 //! statistics agree with the model, and a refused region left the heap
@@ -14,8 +15,8 @@
 //! a free never writes into the block it frees), so a heap that writes into
 //! a live block is caught. A failed allocation must have a reason: no free
 //! block large enough for it, and with a grow handler, the handler declined
-//! or offered a region the heap refused. At the end everything is freed, and the free
-//! memory must be whole again.
+//! or offered a region the heap refused. At the end everything is freed,
+//! and the free memory must be whole again.
 #![no_main]
 
 use std::alloc::{GlobalAlloc, Layout};
