@@ -135,18 +135,12 @@ impl Model {
         self.peak = self.peak.max(self.in_use);
     }
 
-    fn remove(&mut self, a: usize) -> (Layout, u8) {
+    /// Forgets the live block at `a`, freed or moved by the heap; the
+    /// caller checks its contents.
+    fn forget(&mut self, a: usize) -> (Layout, u8) {
         let (layout, tag) = self.live.remove(&a).unwrap();
-        verify(a, layout.size(), tag);
         self.in_use -= layout.size();
         (layout, tag)
-    }
-
-    /// Forgets the block a reallocation moved or resized (its contents were
-    /// verified at its new place).
-    fn remove_moved(&mut self, a: usize, layout: Layout) {
-        self.live.remove(&a);
-        self.in_use -= layout.size();
     }
 
     fn pick(&self, n: u16) -> Option<usize> {
@@ -454,11 +448,12 @@ fuzz_target!(|data: &[u8]| {
                 let Some(a) = model.pick(input.u16()) else {
                     continue;
                 };
-                let (layout, tag) = model.remove(a);
+                let (layout, tag) = model.forget(a);
                 // SAFETY: `a` is a live block of `layout`, freed once.
                 unsafe { heap.dealloc(a, layout) };
-                // A free never writes into the block it frees (the caller may
-                // still hold a reference to it during the call).
+                // The contents lasted until the free, and a free never writes
+                // into the block it frees (the caller may still hold a
+                // reference to it during the call).
                 verify(a, layout.size(), tag);
             }
             10..=13 => {
@@ -477,7 +472,7 @@ fuzz_target!(|data: &[u8]| {
                 match p {
                     Some(p) => {
                         verify(p.as_ptr() as usize, layout.size().min(new_size), tag);
-                        model.remove_moved(a, layout);
+                        model.forget(a);
                         model.insert(p, new);
                     }
                     None => {
@@ -555,7 +550,7 @@ fuzz_target!(|data: &[u8]| {
     // Everything freed, the free memory whole again: one free block per
     // separate region, and the largest one usable in full.
     while let Some(&a) = model.live.keys().next() {
-        let (layout, tag) = model.remove(a);
+        let (layout, tag) = model.forget(a);
         // SAFETY: `a` is a live block of `layout`, freed once.
         unsafe { heap.dealloc(a, layout) };
         verify(a, layout.size(), tag);
