@@ -11,9 +11,9 @@
 //! statistics agree with the model, and a refused region left the heap
 //! unchanged. Every block handed out lies inside the regions, honours its
 //! alignment and overlaps no live block; its bytes are filled with a tag and
-//! checked when the block is reallocated or freed (and right after the free:
-//! a free never writes into the block it frees), so a heap that writes into
-//! a live block is caught. A failed allocation must have a reason: no free
+//! checked when the block is reallocated and after it is freed (a free
+//! never writes into the block it frees), so a heap that writes into a live
+//! block is caught. A failed allocation must have a reason: no free
 //! block large enough for it, and with a grow handler, the handler declined
 //! or offered a region the heap refused. At the end everything is freed,
 //! and the free memory must be whole again.
