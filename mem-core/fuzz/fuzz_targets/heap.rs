@@ -352,10 +352,25 @@ fn grow(layout: Layout) -> Option<(NonNull<u8>, usize)> {
     })
 }
 
-/// Adds the regions the heap took from the grow handler to the model: a
-/// prefix of those offered (a refusal ends the growth), told by how much the
-/// arena grew. Returns whether the last growth ended with the handler
-/// declining or the heap refusing its region.
+/// After an allocation or reallocation of `layout`: adds the regions the
+/// heap took from the grow handler to the model (a prefix of those offered,
+/// since a refusal ends the growth, told by how much the arena grew), and if
+/// the call `failed`, checks that it had a reason: no free block large
+/// enough, and when the heap can grow, the last growth ended with the
+/// handler declining or the heap refusing its region.
+fn after_call(heap: &mut Subject, model: &mut Model, layout: Layout, failed: bool) {
+    let gave_up = sync_grown(model, heap.with(|h| h.stats().total_bytes));
+    if failed {
+        assert!(
+            matches!(heap, Subject::Plain(_)) || gave_up,
+            "{layout:?} failed while the heap could grow"
+        );
+        heap.with(|h| assert_no_room(h, layout));
+    }
+}
+
+/// The growth half of [`after_call`]: returns whether the last growth ended
+/// with the handler declining or the heap refusing its region.
 fn sync_grown(model: &mut Model, total: usize) -> bool {
     let (offered, declined, base) = grower(|g| {
         g.gave_enough = false;
@@ -421,7 +436,6 @@ fuzz_target!(|data: &[u8]| {
         declined: false,
         gave_enough: false,
     });
-    let grows = matches!(heap, Subject::Locked(_));
 
     while !input.is_empty() {
         match input.byte() % 16 {
@@ -431,17 +445,9 @@ fuzz_target!(|data: &[u8]| {
                 let layout =
                     Layout::from_size_align(size(&mut input, align, largest), align).unwrap();
                 let p = heap.alloc(layout);
-                let total = heap.with(|h| h.stats().total_bytes);
-                let gave_up = sync_grown(&mut model, total);
-                match p {
-                    Some(p) => model.insert(p, layout),
-                    None => {
-                        assert!(
-                            !grows || gave_up,
-                            "{layout:?} failed while the heap could grow"
-                        );
-                        heap.with(|h| assert_no_room(h, layout));
-                    }
+                after_call(&mut heap, &mut model, layout, p.is_none());
+                if let Some(p) = p {
+                    model.insert(p, layout);
                 }
             }
             6..=9 => {
@@ -467,22 +473,14 @@ fuzz_target!(|data: &[u8]| {
                 // SAFETY: `a` is a live block of `layout`; `new_size` is
                 // non-zero and a valid `Layout` size for its alignment.
                 let p = unsafe { heap.realloc(a, layout, new_size) };
-                let total = heap.with(|h| h.stats().total_bytes);
-                let gave_up = sync_grown(&mut model, total);
+                after_call(&mut heap, &mut model, new, p.is_none());
                 match p {
                     Some(p) => {
                         verify(p.as_ptr() as usize, layout.size().min(new_size), tag);
                         model.forget(a);
                         model.insert(p, new);
                     }
-                    None => {
-                        assert!(
-                            !grows || gave_up,
-                            "{new:?} failed while the heap could grow"
-                        );
-                        heap.with(|h| assert_no_room(h, new));
-                        verify(a, layout.size(), tag);
-                    }
+                    None => verify(a, layout.size(), tag),
                 }
             }
             14 => heap.with(|h| h.flush_cache()),
