@@ -204,6 +204,7 @@ pub fn make_images(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::temp_dir::TempDir;
 
     #[test]
     fn hash_changes_with_any_input() {
@@ -251,10 +252,8 @@ mod tests {
 
     #[test]
     fn freshness_follows_modification_times() {
-        let dir =
-            std::env::temp_dir().join(format!("cargo-unikernel-fresh-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let (kernel, image) = (dir.join("k"), dir.join("k-bios.img"));
+        let dir = TempDir::new("fresh").unwrap();
+        let (kernel, image) = (dir.path().join("k"), dir.path().join("k-bios.img"));
         fs::write(&kernel, b"elf").unwrap();
         assert!(!is_fresh(&image, &[&kernel]), "a missing image is stale");
         fs::write(&image, b"img").unwrap();
@@ -276,6 +275,5 @@ mod tests {
             !is_fresh(&image, &[&kernel]),
             "an image older than its kernel is stale"
         );
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -22,7 +22,6 @@ mod size;
 mod suite;
 mod symbols;
 mod target;
-#[cfg(test)]
 mod temp_dir;
 mod toolchain;
 

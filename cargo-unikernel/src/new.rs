@@ -630,7 +630,7 @@ members = ["nor-this"]
 
     #[test]
     fn refuses_a_directory_a_workspace_would_swallow() {
-        let tmp = TempDir::new("new-swallow");
+        let tmp = TempDir::new("new-swallow").unwrap();
         fs::write(
             tmp.path().join("Cargo.toml"),
             "[workspace]\nmembers = [\"apps/*\"]\nexclude = [\"apps/private\"]\n",
@@ -648,7 +648,7 @@ members = ["nor-this"]
 
     #[test]
     fn refuses_to_overwrite_and_writes_every_file() {
-        let tmp = TempDir::new("new-overwrite");
+        let tmp = TempDir::new("new-overwrite").unwrap();
         let dir = tmp.path().join("demo");
         let runtime = RuntimeDep::Version("0.1".into());
         create(&dir, "demo", &runtime).unwrap();
@@ -666,7 +666,7 @@ members = ["nor-this"]
 
     #[test]
     fn runtime_sources_resolve() {
-        let tmp = TempDir::new("new-runtime");
+        let tmp = TempDir::new("new-runtime").unwrap();
         let rt = tmp.path().join("rt");
         fs::create_dir(&rt).unwrap();
         let path = RuntimeSource::Path("rt".into());

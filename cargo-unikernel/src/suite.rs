@@ -702,7 +702,7 @@ mod tests {
 
     #[test]
     fn fuzz_crates_are_found_next_to_packages_and_only_checked() {
-        let tmp = TempDir::new("suite-fuzz");
+        let tmp = TempDir::new("suite-fuzz").unwrap();
         let root = tmp.path();
         let write = |path: &str, text: &str| {
             let path = root.join(path);

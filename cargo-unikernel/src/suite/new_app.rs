@@ -4,7 +4,7 @@
 //! like any other QEMU test.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use super::{Case, Job, Tally, run_job};
@@ -13,6 +13,7 @@ use crate::metadata::{RUNTIME_PACKAGE, Workspace};
 use crate::new::{self, RuntimeDep};
 use crate::run::build_boot_files;
 use crate::target::{Arch, Boot, Target};
+use crate::temp_dir::TempDir;
 use crate::toolchain;
 
 /// The package name of the generated application.
@@ -31,16 +32,6 @@ fn case_ids(targets: &[Target]) -> Vec<String> {
         .iter()
         .map(|t| format!("{t} {APP_NAME}::{TEST_NAME}"))
         .collect()
-}
-
-/// A directory removed (with everything in it) when dropped.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // A leftover in the temp dir is harmless, and there is no one to tell.
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Runs the check when this workspace holds the runtime (it tests the
@@ -65,13 +56,13 @@ pub fn run(workspace: &Workspace, args: &TestArgs, arches: &[Arch], tally: &mut 
         return;
     }
     let start = Instant::now();
-    let dir = TempDir(
-        std::env::temp_dir().join(format!("cargo-unikernel-{APP_NAME}-{}", std::process::id())),
-    );
-    let _ = fs::remove_dir_all(&dir.0);
-    let app = dir.0.join(APP_NAME);
-    let outcome = prepare(&app, &runtime.dir, &workspace.root)
-        .and_then(|app_workspace| boot(&app, &app_workspace, &targets, args.release));
+    let outcome = TempDir::new(APP_NAME)
+        .map_err(|e| format!("a scratch directory for the app: {e}"))
+        .and_then(|dir| {
+            let app = dir.path().join(APP_NAME);
+            let app_workspace = prepare(&app, &runtime.dir, &workspace.root)?;
+            boot(&app, &app_workspace, &targets, args.release)
+        });
     match outcome {
         Ok(passed) => {
             for passed in passed {
