@@ -139,6 +139,17 @@ pub fn validate_name(name: &str) -> Result<(), NewError> {
     Ok(())
 }
 
+/// The value of the first `key = value` line of a manifest, trimmed (a
+/// quoted string keeps its quotes): enough TOML for the single-line flags
+/// and versions the suite reads from manifests `cargo metadata` does not
+/// describe. Sections, comments and multi-line values are not understood.
+pub fn manifest_value<'a>(manifest: &'a str, key: &str) -> Option<&'a str> {
+    manifest.lines().find_map(|line| {
+        let (k, value) = line.split_once('=')?;
+        (k.trim() == key).then(|| value.trim())
+    })
+}
+
 /// A TOML basic string holding `text`.
 pub fn toml_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);

@@ -170,9 +170,7 @@ fn fuzz_crates(workspace: &Workspace) -> Vec<FuzzCrate> {
         .filter_map(|package| {
             let manifest = package.dir.join("fuzz").join("Cargo.toml");
             let text = std::fs::read_to_string(&manifest).ok()?;
-            let is_fuzz = text
-                .lines()
-                .any(|l| l.split_whitespace().collect::<String>() == "cargo-fuzz=true");
+            let is_fuzz = crate::new::manifest_value(&text, "cargo-fuzz") == Some("true");
             is_fuzz.then(|| FuzzCrate {
                 name: manifest
                     .parent()

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use super::{Tally, run_step};
 use crate::metadata::Workspace;
 use crate::nested::{self, Isolation};
+use crate::new;
 use crate::target::Arch;
 use crate::toolchain;
 
@@ -79,10 +80,9 @@ pub fn doc_steps(workspace: &Workspace, arches: &[Arch]) -> Vec<(String, Command
 /// The toolchain `rust-version` names (`1.88` -> `1.88.0`), read from the
 /// workspace's root manifest.
 pub fn msrv_toolchain(root_manifest: &str) -> Option<String> {
-    let value = root_manifest.lines().find_map(|line| {
-        let (key, value) = line.split_once('=')?;
-        (key.trim() == "rust-version").then(|| value.trim().trim_matches('"').to_owned())
-    })?;
+    let value = new::manifest_value(root_manifest, "rust-version")?
+        .trim_matches('"')
+        .to_owned();
     let parts: Vec<&str> = value.split('.').collect();
     let numeric = parts
         .iter()
